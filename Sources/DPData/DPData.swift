@@ -1,0 +1,1 @@
+// Filled in by the data work (issue 4).

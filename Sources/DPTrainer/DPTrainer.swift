@@ -1,0 +1,1 @@
+// Filled in by the trainer work (issue 5).
