@@ -50,10 +50,12 @@ let package = Package(
         // A small MPI program that the MPI tests launch under mpirun; it prints one result line per check.
         .executableTarget(name: "mpi-probe", dependencies: ["DPComm"]),
 
-        .testTarget(name: "DPCommTests", dependencies: ["DPComm", "COpenBLAS", "DPModel"]),
+        // Launching built products (alone or under mpirun) from the tests.
+        .target(name: "DPTestSupport", path: "Tests/DPTestSupport"),
+        .testTarget(name: "DPCommTests", dependencies: ["DPComm", "DPTestSupport"]),
         .testTarget(name: "DPModelTests", dependencies: ["DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
-        .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm"]),
+        .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

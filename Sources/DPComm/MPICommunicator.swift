@@ -1,0 +1,174 @@
+import CMPI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A communicator over MPI_COMM_WORLD.
+///
+/// The first instance initializes MPI (MPI_Init_thread, funneled: only the thread that created it
+/// calls MPI) and registers MPI_Finalize to run once at process exit. Errors on the world
+/// communicator return codes instead of aborting, and each failed call is thrown as an `MPIError`
+/// naming the call and carrying MPI_Error_string.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    public let localRank: Int
+    public let localSize: Int
+    public let hostname: String
+    public let libraryVersion: String
+    private let world: MPI_Comm
+    private let local: MPI_Comm
+
+    public init() throws {
+        try MPICommunicator.initializeOnce()
+        world = cmpi_comm_world()
+        try check(MPI_Comm_set_errhandler(world, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+
+        var value: Int32 = 0
+        try check(MPI_Comm_rank(world, &value), "MPI_Comm_rank")
+        rank = Int(value)
+        try check(MPI_Comm_size(world, &value), "MPI_Comm_size")
+        size = Int(value)
+
+        var node: MPI_Comm? = cmpi_comm_null()
+        try check(
+            MPI_Comm_split_type(world, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &node),
+            "MPI_Comm_split_type")
+        guard let node else { throw MPIError(call: "MPI_Comm_split_type", message: "returned no communicator") }
+        local = node
+        try check(MPI_Comm_rank(local, &value), "MPI_Comm_rank")
+        localRank = Int(value)
+        try check(MPI_Comm_size(local, &value), "MPI_Comm_size")
+        localSize = Int(value)
+
+        var name = [CChar](repeating: 0, count: Int(cmpi_max_processor_name()) + 1)
+        var length: Int32 = 0
+        try check(MPI_Get_processor_name(&name, &length), "MPI_Get_processor_name")
+        hostname = decodeCString(name, length: Int(length))
+
+        var version = [CChar](repeating: 0, count: Int(cmpi_max_library_version_string()) + 1)
+        try check(MPI_Get_library_version(&version, &length), "MPI_Get_library_version")
+        libraryVersion = decodeCString(version, length: Int(length))
+            .split(separator: ",").first.map(String.init) ?? "unknown"
+    }
+
+    /// Initializes MPI unless this process already did; registers MPI_Finalize for exit.
+    private static func initializeOnce() throws {
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        guard initialized == 0 else { return }
+        var provided: Int32 = 0
+        let code = MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided)
+        guard code == cmpi_success() else {
+            throw MPIError(call: "MPI_Init_thread", message: errorString(code), code: code)
+        }
+        atexit {
+            var finalized: Int32 = 0
+            MPI_Finalized(&finalized)
+            if finalized == 0 { MPI_Finalize() }
+        }
+    }
+
+    public func allReduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: ReduceOp) throws {
+        try check(
+            MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, try count(buffer.count), datatype(T.self),
+                          mpiOp(op), world),
+            "MPI_Allreduce")
+    }
+
+    public func startAllReduceSum<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>) throws -> CommRequest {
+        let request = MPIRequest(call: "MPI_Iallreduce")
+        try check(
+            MPI_Iallreduce(cmpi_in_place(), buffer.baseAddress, try count(buffer.count), datatype(T.self),
+                           cmpi_op_sum(), world, &request.handle),
+            "MPI_Iallreduce")
+        return request
+    }
+
+    public func broadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        try check(
+            MPI_Bcast(buffer.baseAddress, try count(buffer.count), datatype(T.self), Int32(clamping: root), world),
+            "MPI_Bcast")
+    }
+
+    public func allGather<T: CommScalar>(_ local: UnsafeBufferPointer<T>, into result: UnsafeMutableBufferPointer<T>) throws {
+        guard result.count == local.count * size else {
+            throw MPIError(call: "MPI_Allgather", message: "the result holds \(result.count) elements, not size × \(local.count)")
+        }
+        let n = try count(local.count)
+        try check(
+            MPI_Allgather(local.baseAddress, n, datatype(T.self), result.baseAddress, n, datatype(T.self), world),
+            "MPI_Allgather")
+    }
+
+    public func barrier() throws {
+        try check(MPI_Barrier(world), "MPI_Barrier")
+    }
+
+    public func abort(code: Int32, message: String) -> Never {
+        writeToStandardError(message)
+        MPI_Abort(world, code)
+        exit(code)  // MPI_Abort does not return; this satisfies the type checker.
+    }
+
+    /// MPI counts are 32-bit; larger buffers must be split by the caller.
+    private func count(_ n: Int) throws -> Int32 {
+        guard let value = Int32(exactly: n) else {
+            throw MPIError(call: "count", message: "\(n) elements exceed MPI's 32-bit count")
+        }
+        return value
+    }
+}
+
+/// A non-blocking MPI operation.
+final class MPIRequest: CommRequest {
+    var handle: MPI_Request? = cmpi_request_null()
+    let call: String
+
+    init(call: String) { self.call = call }
+
+    func wait() throws {
+        try check(MPI_Wait(&handle, cmpi_status_ignore()), "MPI_Wait (\(call))")
+    }
+
+    func test() throws -> Bool {
+        var done: Int32 = 0
+        try check(MPI_Test(&handle, &done, cmpi_status_ignore()), "MPI_Test (\(call))")
+        return done != 0
+    }
+}
+
+private func datatype<T: CommScalar>(_ type: T.Type) -> MPI_Datatype {
+    switch T.commKind {
+    case .float32: cmpi_float()
+    case .float64: cmpi_double()
+    case .int64: cmpi_int64()
+    case .byte: cmpi_byte()
+    }
+}
+
+private func mpiOp(_ op: ReduceOp) -> MPI_Op {
+    switch op {
+    case .sum: cmpi_op_sum()
+    case .max: cmpi_op_max()
+    case .min: cmpi_op_min()
+    }
+}
+
+/// Turns an MPI return code into a thrown `MPIError` tagged with the call.
+private func check(_ code: Int32, _ call: String) throws {
+    guard code != cmpi_success() else { return }
+    throw MPIError(call: call, message: errorString(code), code: code)
+}
+
+private func errorString(_ code: Int32) -> String {
+    var text = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
+    var length: Int32 = 0
+    guard MPI_Error_string(code, &text, &length) == cmpi_success() else { return "MPI error \(code)" }
+    return decodeCString(text, length: Int(length))
+}
+
+private func decodeCString(_ chars: [CChar], length: Int) -> String {
+    String(decoding: chars.prefix(max(0, min(length, chars.count))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,46 @@
+import DPTestSupport
+import Testing
+
+/// The communicator under a real `mpirun`: `mpi-probe` runs every check on every rank and prints
+/// `rank R/W CHECK ok|FAIL …`; these tests require every check to pass on every rank.
+@Suite(.serialized) struct MPICommunicatorTests {
+    static let checks = [
+        "sum-float", "sum-double", "sum-int64", "max", "min", "broadcast", "broadcast-string",
+        "allgather", "barrier", "iallreduce", "local", "mpi-error", "collectively",
+    ]
+
+    @Test(arguments: [2, 4])
+    func everyCheckPassesOnEveryRank(ranks: Int) throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let result = try Run.mpirun(ranks, Run.product("mpi-probe"), timeout: 60)
+        #expect(!result.timedOut)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let lines = Set(result.lines)
+        for rank in 0..<ranks {
+            for check in Self.checks {
+                #expect(lines.contains("rank \(rank)/\(ranks) \(check) ok"), "rank \(rank) \(check): \(result.stdout)")
+            }
+            #expect(lines.contains("rank \(rank)/\(ranks) done failures=0"))
+        }
+    }
+
+    @Test func abortOnOneRankEndsAllRanksQuickly() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let result = try Run.mpirun(4, Run.product("mpi-probe"), ["abort"], timeout: 30)
+        #expect(!result.timedOut, "the other ranks were left waiting in the barrier")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("rank 1 aborts on purpose"))
+        #expect(!result.stdout.contains("survived"))
+        #expect(result.seconds < 20)
+    }
+
+    @Test func withoutALauncherTheProbeRunsSoloAndMakesNoMPICall() throws {
+        // SoloCommunicator is chosen without the launcher's variables; MPI is never initialized,
+        // so this works even where no MPI runtime could start.
+        let result = try Run.process(Run.product("mpi-probe"), [], timeout: 30)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for check in Self.checks where check != "local" {
+            #expect(result.lines.contains("rank 0/1 \(check) ok"), "\(check): \(result.stdout)")
+        }
+    }
+}
