@@ -55,6 +55,8 @@ let package = Package(
         .testTarget(name: "DPCommTests", dependencies: ["DPComm", "DPTestSupport"]),
         .testTarget(name: "DPModelTests", dependencies: ["DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
+        // End to end: the dptrain executable alone and under mpirun.
+        .testTarget(name: "CLITests", dependencies: ["DPTestSupport"]),
         .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -81,7 +81,7 @@ extension Communicator {
 }
 
 /// An error that happened on one rank, made known to all ranks by `Communicator.collectively`.
-public struct RankFailure: Error, CustomStringConvertible {
+public struct RankFailure: AgreedError {
     /// The lowest rank on which the operation failed.
     public let rank: Int
     /// That rank's description of the error.

@@ -1,1 +1,0 @@
-// Filled in by the trainer work (issue 5).

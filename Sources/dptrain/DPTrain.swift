@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The `dptrain` command: `train` by default, so that `mpirun -n 4 dptrain` trains.
+struct DPTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dptrain",
+        abstract: "Data-parallel training of transformer language models on CPUs over MPI.",
+        discussion: """
+            Run under an MPI launcher for several ranks (mpirun -n 4 dptrain), or alone for one \
+            process without MPI (dptrain --debug). See README.md.
+            """,
+        subcommands: [Train.self, Info.self, CommBench.self],
+        defaultSubcommand: Train.self)
+}
