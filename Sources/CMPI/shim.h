@@ -18,6 +18,8 @@ static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype cmpi_double(void) { return MPI_DOUBLE; }
 // 64-bit signed integer, for counters (tokens, steps) and hashes.
 static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
+// 32-bit signed integer, the element type of token ids.
+static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
 // Raw bytes, for broadcasting serialized state.
 static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
 

@@ -44,11 +44,12 @@ public protocol CommScalar: Sendable {
 
 /// The element kinds of `CommScalar`, mapped to MPI datatypes by `MPICommunicator`.
 public enum CommScalarKind: Sendable {
-    case float32, float64, int64, byte
+    case float32, float64, int32, int64, byte
 }
 
 extension Float: CommScalar { public static var commKind: CommScalarKind { .float32 } }
 extension Double: CommScalar { public static var commKind: CommScalarKind { .float64 } }
+extension Int32: CommScalar { public static var commKind: CommScalarKind { .int32 } }
 extension Int64: CommScalar { public static var commKind: CommScalarKind { .int64 } }
 extension UInt8: CommScalar { public static var commKind: CommScalarKind { .byte } }
 

@@ -143,6 +143,7 @@ private func datatype<T: CommScalar>(_ type: T.Type) -> MPI_Datatype {
     switch T.commKind {
     case .float32: cmpi_float()
     case .float64: cmpi_double()
+    case .int32: cmpi_int32()
     case .int64: cmpi_int64()
     case .byte: cmpi_byte()
     }

@@ -1,0 +1,64 @@
+import DPData
+import DPModel
+import Foundation
+
+/// The state.json of a checkpoint (DESIGN.md §3), apart from the tokenizer (stored as its own JSON
+/// object under "tokenizer") and the checksums (added by `CheckpointStore` under "sha256").
+public struct CheckpointState: Codable, Sendable {
+    /// Optimizer updates done ("step N" = after N updates).
+    public var step: Int
+    public var tokensSeen: Int
+    public var sampler: SamplerState
+    /// Training has no running random state (no dropout); the seed fixes initialization and the
+    /// shuffle order, so it is all that a resumed run needs.
+    public var rng: RandomState
+    public var model: ModelConfig
+    public var training: TrainingConfig
+    public var worldSize: Int
+    /// The data the run trained on, as the banner showed it.
+    public var data: String
+    /// `--data` of the run (nil: the built-in corpus or the seed's sentences), so that `--resume`
+    /// alone finds the same data.
+    public var dataPath: String?
+    /// Wall-clock seconds of training before this checkpoint (for `elapsed_s`).
+    public var elapsedSeconds: Double
+
+    public struct RandomState: Codable, Sendable, Equatable {
+        public var seed: UInt64
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, sampler, rng, model, training, data
+        case tokensSeen = "tokens_seen"
+        case dataPath = "data_path"
+        case worldSize = "world_size"
+        case elapsedSeconds = "elapsed_s"
+    }
+
+    /// state.json's bytes: this state plus the tokenizer's own JSON object.
+    public func encoded(tokenizer: Data) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard var object = try JSONSerialization.jsonObject(with: encoder.encode(self)) as? [String: Any] else {
+            throw ConfigError("the checkpoint state did not encode as a JSON object.")
+        }
+        object["tokenizer"] = try JSONSerialization.jsonObject(with: tokenizer)
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// Decodes state.json's bytes into the state and the tokenizer's JSON.
+    public static func decode(_ data: Data, file: String) throws -> (state: CheckpointState, tokenizer: Data) {
+        do {
+            let state = try JSONDecoder().decode(CheckpointState.self, from: data)
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let tokenizer = object["tokenizer"] else {
+                throw ConfigError("\(file) has no tokenizer.")
+            }
+            return (state, try JSONSerialization.data(withJSONObject: tokenizer, options: [.sortedKeys]))
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError("\(file) is not a valid dptrain state file: \(error).")
+        }
+    }
+}

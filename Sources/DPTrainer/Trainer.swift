@@ -1,0 +1,236 @@
+import DPComm
+import DPData
+import DPModel
+import Foundation
+
+/// Data-parallel training on every rank: each rank holds a replica of the model, runs forward and
+/// backward on its own rows of every global batch, the ranks sum the gradients with one all-reduce,
+/// and every replica takes the same optimizer step. Rank 0 writes metrics and checkpoints.
+///
+/// Letters: W ranks, B rows per rank per micro-step, A micro-steps per optimizer step, T context.
+public final class Trainer {
+    public let comm: any Communicator
+    public let model: Model
+    public let config: TrainingConfig
+    let dataset: Dataset
+    let out: URL
+    let emit: (TrainerEvent) -> Void
+
+    var sampler: BatchSampler
+    let evalReader: EvalReader
+    let optimizer: OptimizerState
+    let schedule: LearningRateSchedule
+    let store: CheckpointStore
+    let metrics: MetricsLog?
+
+    /// Optimizer updates done so far ("step N" = after N updates).
+    private(set) var step = 0
+    private(set) var tokensSeen = 0
+    /// Training seconds of earlier runs that this one resumed.
+    private var elapsedBefore = 0.0
+    /// The sgemm rate of the whole job, in FLOP/s, measured at start-up (MFU's denominator).
+    let peakFLOPS: Double
+
+    let tokens: UnsafeMutableBufferPointer<Int32>
+    let targets: UnsafeMutableBufferPointer<Int32>
+
+    /// W·B·A·T: tokens that one optimizer step trains on.
+    public var tokensPerStep: Int { comm.size * config.batch * config.gradAccum * model.config.context }
+
+    /// Builds the replica on this rank. Collective: every rank calls it; a failure on any rank is
+    /// thrown on every rank as a `RankFailure`.
+    ///
+    /// - Parameters:
+    ///   - restore: a checkpoint to continue from (from `Checkpoint.restore`), or nil for a new run.
+    public init(
+        comm: any Communicator, model modelConfig: ModelConfig, training: TrainingConfig, dataset: Dataset,
+        out: URL, restore: Restore?, emit: @escaping (TrainerEvent) -> Void
+    ) throws {
+        self.comm = comm
+        self.config = training
+        self.dataset = dataset
+        self.out = out
+        self.emit = emit
+        let store = CheckpointStore(directory: out.appendingPathComponent("checkpoints"))
+        self.store = store
+        schedule = training.learningRateSchedule
+
+        let rank = comm.rank, W = comm.size
+        (model, sampler, evalReader) = try comm.collectively {
+            try training.validate()
+            let model = try Model(config: modelConfig, maxBatch: training.batch)
+            let sampler = try BatchSampler(
+                kind: training.sampler, tokens: dataset.train, batch: training.batch,
+                context: modelConfig.context, rank: rank, worldSize: W, seed: training.seed)
+            let evalReader = EvalReader(
+                tokens: dataset.val, batch: training.batch, context: modelConfig.context, rank: rank, worldSize: W)
+            return (model, sampler, evalReader)
+        }
+        optimizer = OptimizerState(config: training, count: model.layout.count)
+        let rowTokens = training.batch * modelConfig.context
+        tokens = .allocate(capacity: rowTokens)
+        targets = .allocate(capacity: rowTokens)
+
+        // Rank 0 prepares OUT; a fresh run refuses to overwrite an earlier run's checkpoints.
+        metrics = try comm.collectively { () throws -> MetricsLog? in
+            guard rank == 0 else { return nil }
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            guard FileManager.default.isWritableFile(atPath: out.path) else {
+                throw ConfigError("--out \(out.path) is not writable.")
+            }
+            if restore == nil, !store.list().isEmpty {
+                throw ConfigError(
+                    "\(out.path) already holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out.")
+            }
+            return try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: restore?.state.step)
+        }
+
+        // MFU's roof: every rank runs a short sgemm at once; their rates add up to the job's.
+        try comm.barrier()
+        peakFLOPS = try comm.sum(BLAS.measurePeakGFLOPS()) * 1e9
+
+        if let restore {
+            try apply(restore)
+        } else {
+            model.initializeParameters(seed: training.seed)
+        }
+        // Identical replicas: everyone takes rank 0's weights, then the hashes must agree.
+        try comm.broadcast(model.parameters, root: 0)
+        try checkReplicasAgree()
+    }
+
+    deinit {
+        tokens.deallocate()
+        targets.deallocate()
+        optimizer.deallocate()
+    }
+
+    /// Trains from the current step to `config.steps`, evaluating, logging and checkpointing on the way.
+    public func run() throws {
+        try emit(.started(banner()))
+        if config.debug && step == 0 { try gradientSpotCheck() }
+        if step >= config.steps {
+            emit(.warning("the checkpoint is already at step \(step) of \(config.steps); nothing to train."))
+        }
+        let start = now()
+        var interval = (steps: 0, seconds: 0.0)
+        while step < config.steps {
+            let stepStart = now()
+            let result = try trainStep()
+            interval.steps += 1
+            interval.seconds += now() - stepStart
+
+            if step % config.logEvery == 0 || step == config.steps {
+                let secondsPerStep = interval.seconds / Double(interval.steps)
+                let tokensPerSecond = Double(tokensPerStep) / secondsPerStep
+                let metric = StepMetrics(
+                    step: step, loss: result.loss, lr: Double(result.lr), gradNorm: Double(result.gradNorm),
+                    tokens: tokensSeen, tokensPerSecond: tokensPerSecond,
+                    mfu: model.config.flopsPerToken * tokensPerSecond / peakFLOPS,
+                    elapsedSeconds: elapsedBefore + now() - start, millisecondsPerStep: secondsPerStep * 1000,
+                    phases: result.phases)
+                try metrics?.append(metric)
+                emit(.step(metric))
+                interval = (0, 0)
+            }
+            if config.debug || step % config.hashEvery == 0 { try checkReplicasAgree() }
+            if config.evalEvery > 0 && (step % config.evalEvery == 0 || step == config.steps) {
+                if let valLoss = try evaluate() {
+                    try metrics?.appendEvaluation(step: step, valLoss: valLoss)
+                    emit(.evaluated(step: step, valLoss: valLoss))
+                }
+            }
+            if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || step == config.steps {
+                try saveCheckpoint(elapsed: elapsedBefore + now() - start)
+            }
+        }
+        emit(.finished(step: step, seconds: now() - start))
+    }
+
+    /// One optimizer step: A micro-steps of forward and backward, the gradient all-reduce, the
+    /// global-norm clip and the update; identical on every rank from the all-reduce on.
+    func trainStep() throws -> (loss: Double, lr: Float, gradNorm: Float, phases: PhaseTimes) {
+        let (W, A, B, T) = (comm.size, config.gradAccum, config.batch, model.config.context)
+        var phases = PhaseTimes()
+        model.zeroGradients()
+        var localLoss = 0.0
+        for _ in 0..<A {
+            sampler.next(tokens: tokens.baseAddress!, targets: targets.baseAddress!)
+            var mark = now()
+            localLoss += Double(model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: B, time: T))
+            phases.forward += now() - mark
+            mark = now()
+            model.backward()
+            phases.backward += now() - mark
+        }
+        if config.debug { try checkLocalFinite(loss: localLoss) }
+
+        var mark = now()
+        try comm.allReduceSum(model.gradients)
+        let loss = try comm.sum(localLoss) / Double(W * A)
+        phases.allReduce = now() - mark
+
+        mark = now()
+        scaleGradients(model.gradients, by: 1 / Float(W * A))
+        let norm = gradientNorm(UnsafeBufferPointer(model.gradients))
+        guard loss.isFinite, norm.isFinite else { throw NonFiniteError(step: step + 1, loss: loss, tensor: firstNonFiniteGradient()) }
+        if config.clip > 0 && norm > config.clip { scaleGradients(model.gradients, by: config.clip / norm) }
+        let lr = schedule.rate(atStep: step + 1)
+        optimizer.update(model: model, learningRate: lr, step: step + 1)
+        phases.update = now() - mark
+
+        step += 1
+        tokensSeen += tokensPerStep
+        return (loss, lr, norm, phases)
+    }
+
+    /// The mean loss over up to --eval-batches global batches of the val split, or nil when the
+    /// split is shorter than one global batch.
+    func evaluate() throws -> Double? {
+        let batches = min(config.evalBatches, evalReader.batchCount)
+        guard batches > 0 else {
+            emit(.warning("the val split is shorter than one global batch (\(comm.size * config.batch) rows of \(model.config.context + 1) tokens); skipping evaluation."))
+            return nil
+        }
+        var sum = 0.0
+        for index in 0..<batches {
+            evalReader.batch(index, tokens: tokens.baseAddress!, targets: targets.baseAddress!)
+            sum += Double(model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets),
+                                        batch: config.batch, time: model.config.context))
+        }
+        return try comm.sum(sum) / Double(comm.size * batches)
+    }
+
+    func banner() throws -> Banner {
+        let hosts = try comm.allGather(string: comm.hostname)
+        var order: [String] = [], counts: [String: Int] = [:]
+        for host in hosts {
+            if counts[host] == nil { order.append(host) }
+            counts[host, default: 0] += 1
+        }
+        let c = model.config
+        return Banner(
+            worldSize: comm.size, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
+            threadsPerRank: BLAS.threads, blasKernel: BLAS.coreName, parameters: model.layout.count,
+            tokensPerStep: tokensPerStep, data: dataset.summary, tokenizer: "\(dataset.tokenizer.kind.rawValue) (\(dataset.tokenizer.vocabSize) tokens)",
+            model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, loss over \(c.loss == .all ? "all positions" : "the last position")",
+            peakGFLOPS: peakFLOPS / 1e9)
+    }
+}
+
+/// Monotonic seconds.
+func now() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
+
+/// A non-finite loss or gradient; every rank sees it after the same all-reduce.
+public struct NonFiniteError: AgreedError {
+    public let step: Int
+    public let loss: Double
+    public let tensor: String?
+    public var description: String {
+        "the loss or gradients became non-finite at step \(step) (loss \(loss)"
+            + (tensor.map { ", first non-finite gradient in \($0)" } ?? "")
+            + "); stopping without a checkpoint of this state. Lower --lr or enable --clip, then --resume from the last checkpoint."
+    }
+}
