@@ -15,7 +15,7 @@ extension CheckpointStore {
     ///   or a listed file), .malformed (state.json unreadable, no "sha256", a step that contradicts
     ///   the directory name), .corrupt (digest mismatch: a flipped byte or a truncated file).
     public func load(_ checkpoint: URL) throws -> LoadedCheckpoint {
-        let checkpoint = checkpoint.standardizedFileURL
+        let checkpoint = URL(fileURLWithPath: checkpoint.standardizedFileURL.path, isDirectory: true)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CheckpointError(.missing, path: checkpoint.path, "does not exist or is not a directory")
@@ -74,7 +74,7 @@ extension CheckpointStore {
             do {
                 let name = try Self.readLatest(in: directory)
                 tried = name
-                return (try load(directory.appendingPathComponent(name)), [])
+                return (try load(directory.appendingPathComponent(name, isDirectory: true)), [])
             } catch {
                 skipped.append(tried.map { "skipped \($0) (named by LATEST): \(error)" } ?? "ignored LATEST: \(error)")
             }
@@ -103,7 +103,7 @@ extension CheckpointStore {
     /// - Throws: `CheckpointError`: .missing if `path` does not exist, .malformed if LATEST is
     ///   unreadable, .notACheckpoint if `path` is none of the above.
     public static func resolve(_ path: URL) throws -> URL {
-        let path = path.standardizedFileURL
+        let path = URL(fileURLWithPath: path.standardizedFileURL.path, isDirectory: true)
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: path.path, isDirectory: &isDirectory) else {
@@ -117,11 +117,11 @@ extension CheckpointStore {
             return path
         }
         if manager.fileExists(atPath: path.appendingPathComponent(latestFileName).path) {
-            return path.appendingPathComponent(try readLatest(in: path))
+            return path.appendingPathComponent(try readLatest(in: path), isDirectory: true)
         }
-        let checkpoints = path.appendingPathComponent("checkpoints")
+        let checkpoints = path.appendingPathComponent("checkpoints", isDirectory: true)
         if manager.fileExists(atPath: checkpoints.appendingPathComponent(latestFileName).path) {
-            return checkpoints.appendingPathComponent(try readLatest(in: checkpoints))
+            return checkpoints.appendingPathComponent(try readLatest(in: checkpoints), isDirectory: true)
         }
         throw CheckpointError(.notACheckpoint, path: path.path,
                               "is not a checkpoint (no state.json), nor a directory with LATEST or checkpoints/LATEST")

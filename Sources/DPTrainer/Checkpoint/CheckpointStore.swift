@@ -31,7 +31,7 @@ public struct CheckpointStore: Sendable {
     static let temporaryPrefix = ".tmp-"
 
     public init(directory: URL) {
-        self.directory = directory.standardizedFileURL
+        self.directory = URL(fileURLWithPath: directory.standardizedFileURL.path, isDirectory: true)
     }
 
     /// "step-%08d": the directory name of the checkpoint after `step` updates.
@@ -82,8 +82,8 @@ public struct CheckpointStore: Sendable {
         try removeTemporaries()
 
         let name = Self.directoryName(step: step)
-        let temporary = directory.appendingPathComponent(Self.temporaryPrefix + name)
-        let final = directory.appendingPathComponent(name)
+        let temporary = directory.appendingPathComponent(Self.temporaryPrefix + name, isDirectory: true)
+        let final = directory.appendingPathComponent(name, isDirectory: true)
         guard mkdir(temporary.path, 0o755) == 0 else { throw FileSystem.failure("mkdir", temporary.path) }
         let toWrite = files.sorted { $0.key < $1.key } + [(key: Self.stateFileName, value: stateJSON)]
         for (index, (fileName, data)) in toWrite.enumerated() {
@@ -163,7 +163,7 @@ public struct CheckpointStore: Sendable {
         return names.compactMap { name in
             guard let step = Self.step(fromDirectoryName: name) else { return nil }
             var isDirectory: ObjCBool = false
-            let url = directory.appendingPathComponent(name)
+            let url = directory.appendingPathComponent(name, isDirectory: true)
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
             return (step, url)
         }.sorted { $0.step < $1.step }
