@@ -282,4 +282,52 @@ private func entries(_ url: URL) -> [String] {
         #expect(TestFault.crashInCheckpoint.isArmed(in: ["DPTRAIN_FAULT": value]) == armed)
         #expect(!TestFault.crashInCheckpoint.isArmed(in: ["OTHER": "crash-in-checkpoint"]))
     }
+    /// The environment variable that turns `crashingSaveChild` on, naming the checkpoints directory.
+    static let crashDirectoryVariable = "DPTRAIN_CKPT_CRASH_DIR"
+
+    /// Runs only in the child process of `crashDuringSaveLeavesLatestIntact`: saves step 2 with
+    /// DPTRAIN_FAULT=crash-in-checkpoint set, which must end the process inside `save`.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment[crashDirectoryVariable] != nil,
+                   "helper of crashDuringSaveLeavesLatestIntact; runs only in the child process it spawns"))
+    func crashingSaveChild() throws {
+        let directory = URL(fileURLWithPath: try #require(ProcessInfo.processInfo.environment[Self.crashDirectoryVariable]))
+        try CheckpointStore(directory: directory).save(step: 2, files: checkpointFiles(step: 2), state: state(step: 2), keep: 3)
+        Issue.record("save returned although the crash-in-checkpoint fault was armed")
+    }
+
+    #if os(Linux)
+    /// Spawns this test binary to run `crashingSaveChild`, which dies in the middle of a save;
+    /// LATEST must still name the complete step 1, and the next save must clear the debris.
+    @Test func crashDuringSaveLeavesLatestIntact() throws {
+        try withTemporaryDirectory { root in
+            let store = CheckpointStore(directory: root)
+            try store.save(step: 1, files: checkpointFiles(step: 1), state: state(step: 1), keep: 3)
+
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            child.arguments = ["--testing-library", "swift-testing", "--filter", "crashingSaveChild"]
+            var environment = ProcessInfo.processInfo.environment
+            environment[TestFault.environmentVariable] = TestFault.crashInCheckpoint.rawValue
+            environment[Self.crashDirectoryVariable] = root.path
+            child.environment = environment
+            child.standardOutput = FileHandle.nullDevice
+            child.standardError = FileHandle.nullDevice
+            try child.run()
+            child.waitUntilExit()
+            #expect(child.terminationReason == .exit)
+            #expect(child.terminationStatus == TestFault.exitStatus, "the child must die in save, not finish")
+
+            // Some but not all files were written, LATEST and the checkpoint list are untouched.
+            #expect(entries(root.appendingPathComponent(".tmp-step-00000002")) == ["model.safetensors"])
+            #expect(try latest(store) == "step-00000001\n")
+            #expect(store.list().map(\.lastPathComponent) == ["step-00000001"])
+            let result = try #require(try store.loadLatest())
+            #expect(result.checkpoint.step == 1)
+            #expect(result.skipped.isEmpty)
+
+            try store.save(step: 2, files: checkpointFiles(step: 2), state: state(step: 2), keep: 3)
+            #expect(entries(root) == ["LATEST", "step-00000001", "step-00000002"])
+        }
+    }
+    #endif
 }
