@@ -296,6 +296,25 @@ private func entries(_ url: URL) -> [String] {
     }
 
     #if os(Linux)
+    /// Replacing an existing step directory relies on renameat2(RENAME_EXCHANGE), looked up at run time.
+    @Test func exchangeSwapsTwoDirectoriesAtomically() throws {
+        try withTemporaryDirectory { root in
+            let a = root.appendingPathComponent("a"), b = root.appendingPathComponent("b")
+            for (dir, content) in [(a, "A"), (b, "B")] {
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
+                try Data(content.utf8).write(to: dir.appendingPathComponent("f"))
+            }
+            #expect(try FileSystem.exchange(a, b))
+            #expect(try String(contentsOf: a.appendingPathComponent("f"), encoding: .utf8) == "B")
+            #expect(try String(contentsOf: b.appendingPathComponent("f"), encoding: .utf8) == "A")
+            #expect { _ = try FileSystem.exchange(a, root.appendingPathComponent("absent")) } throws: {
+                ($0 as? CheckpointError)?.kind == .io
+            }
+        }
+    }
+    #endif
+
+    #if os(Linux)
     /// Spawns this test binary to run `crashingSaveChild`, which dies in the middle of a save;
     /// LATEST must still name the complete step 1, and the next save must clear the debris.
     @Test func crashDuringSaveLeavesLatestIntact() throws {

@@ -8,7 +8,7 @@ extension CheckpointStore {
             .map(\.url)
     }
 
-    /// Loads and verifies one checkpoint directory: state.json is a JSON object with a "sha256"
+    /// Loads and verifies one checkpoint directory (any, not only one of this store's): state.json is a JSON object with a "sha256"
     /// object, and every file it names exists and has that digest.
     ///
     /// - Throws: `CheckpointError` naming the first file at fault: .missing (directory, state.json

@@ -74,10 +74,13 @@ public struct CheckpointStore: Sendable {
         }
         let stateJSON = try Self.stateWithChecksums(state, files: files)
 
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw CheckpointError(.io, path: directory.path, "could not be created: \(error.localizedDescription)")
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw CheckpointError(.io, path: directory.path, "could not be created: \(error.localizedDescription)")
+            }
+            try FileSystem.syncDirectory(directory.deletingLastPathComponent())
         }
         try removeTemporaries()
 
