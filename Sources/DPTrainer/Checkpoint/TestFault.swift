@@ -1,0 +1,35 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Test-only fault points, armed by the environment variable `DPTRAIN_FAULT`.
+///
+/// - `DPTRAIN_FAULT=crash-in-checkpoint`: `CheckpointStore.save` writes the first file of the
+///   temporary checkpoint directory and then ends the process at once with `_exit(86)` — no
+///   cleanup, no buffered output flushed — as a SIGKILL or power cut would, leaving a partial
+///   temporary directory behind. Tests use it to show that such a crash leaves LATEST naming a
+///   complete checkpoint and that the next save removes the stale temporary directory.
+///
+/// A fault is armed only when the variable equals its name exactly (`isArmed(in:)`); any other
+/// value, including case or whitespace variants, is ignored, so it cannot go off by accident.
+public enum TestFault: String, CaseIterable, Sendable {
+    case crashInCheckpoint = "crash-in-checkpoint"
+
+    /// The environment variable that arms a fault.
+    public static let environmentVariable = "DPTRAIN_FAULT"
+    /// The exit status of a process ended by a crash fault.
+    public static let exitStatus: Int32 = 86
+
+    /// True if `environment[DPTRAIN_FAULT]` is exactly this fault's name.
+    public func isArmed(in environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        environment[Self.environmentVariable] == rawValue
+    }
+
+    /// Ends the process with `exitStatus` if this fault is armed; otherwise does nothing.
+    func crashIfArmed() {
+        if isArmed() { _exit(Self.exitStatus) }
+    }
+}
