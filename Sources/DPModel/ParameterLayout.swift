@@ -32,18 +32,16 @@ public struct ParameterLayout: Sendable {
     /// Total floats.
     public let count: Int
 
+    /// The layout of the model `config` describes.
     public init(config: ModelConfig) {
         let (V, T, C, F, L) = (config.vocabSize, config.context, config.dim, config.ffnDim, config.layers)
         let std: Float = 0.02
         // GPT-2: the projections that write into the residual stream are scaled by 1/√(2L), so
         // that the stream's variance does not grow with depth.
         let projectionStd = std / Float(2 * L).squareRoot()
-        var specs: [TensorSpec] = []
-        var offset = 0
+        var entries: [Entry] = []
         func add(_ name: String, _ shape: [Int], _ initializer: TensorInitializer, decay: Bool) {
-            let spec = TensorSpec(name: name, shape: shape, offset: offset, initializer: initializer, decay: decay)
-            specs.append(spec)
-            offset += spec.count
+            entries.append(Entry(name: name, shape: shape, initializer: initializer, decay: decay))
         }
         add("tok_embedding", [V, C], .normal(std: std), decay: true)
         if config.learnedPositions { add("pos_embedding", [T, C], .normal(std: std), decay: true) }
@@ -71,8 +69,33 @@ public struct ParameterLayout: Sendable {
             add("ln_f.bias", [C], .zeros, decay: false)
         }
         if !config.tiedEmbeddings { add("lm_head", [C, V], .normal(std: std), decay: true) }
-        self.tensors = specs
-        self.count = offset
+        self.init(entries)
+    }
+
+    /// One row of the table: a tensor before it has an offset.
+    public struct Entry: Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var initializer: TensorInitializer
+        public var decay: Bool
+
+        public init(name: String, shape: [Int], initializer: TensorInitializer, decay: Bool) {
+            self.name = name
+            self.shape = shape
+            self.initializer = initializer
+            self.decay = decay
+        }
+    }
+
+    /// A layout of the given tensors, packed in order.
+    public init(_ entries: [Entry]) {
+        var offset = 0
+        tensors = entries.map { e in
+            let spec = TensorSpec(name: e.name, shape: e.shape, offset: offset, initializer: e.initializer, decay: e.decay)
+            offset += spec.count
+            return spec
+        }
+        count = offset
     }
 
     /// The tensor called `name`, or nil when this configuration does not have it.
