@@ -26,10 +26,10 @@ public final class Trainer {
     let metrics: MetricsLog?
 
     /// Optimizer updates done so far ("step N" = after N updates).
-    private(set) var step = 0
-    private(set) var tokensSeen = 0
+    public internal(set) var step = 0
+    public internal(set) var tokensSeen = 0
     /// Training seconds of earlier runs that this one resumed.
-    private var elapsedBefore = 0.0
+    var elapsedBefore = 0.0
     /// The sgemm rate of the whole job, in FLOP/s, measured at start-up (MFU's denominator).
     let peakFLOPS: Double
 

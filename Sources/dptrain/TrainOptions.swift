@@ -4,12 +4,12 @@ import DPModel
 import DPTrainer
 import Foundation
 
-extension TokenizerKind: @retroactive ExpressibleByArgument {}
-extension Activation: @retroactive ExpressibleByArgument {}
-extension LossMode: @retroactive ExpressibleByArgument {}
-extension OptimizerKind: @retroactive ExpressibleByArgument {}
-extension LearningRateSchedule.Kind: @retroactive ExpressibleByArgument {}
-extension SamplerKind: @retroactive ExpressibleByArgument {}
+extension TokenizerKind: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
+extension LossMode: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+extension SamplerKind: ExpressibleByArgument {}
 
 /// Where the tokens come from.
 struct DataOptions: ParsableArguments {
