@@ -1,0 +1,61 @@
+import DPTrainer
+import Foundation
+
+/// Turns the trainer's events into console lines on rank 0.
+struct Console {
+    let session: Session
+    let steps: Int
+    let debug: Bool
+
+    func show(_ event: TrainerEvent) {
+        switch event {
+        case .started(let banner):
+            session.say("dptrain: \(banner.worldSize) rank\(banner.worldSize == 1 ? "" : "s") (\(banner.hosts.joined(separator: ", "))), \(banner.threadsPerRank) BLAS thread\(banner.threadsPerRank == 1 ? "" : "s") per rank, OpenBLAS \(banner.blasKernel)")
+            session.say("  model      \(banner.model), \(grouped(banner.parameters)) parameters")
+            session.say("  data       \(banner.data)")
+            session.say("  step       \(grouped(banner.tokensPerStep)) tokens per optimizer step (ranks × batch × grad-accum × context)")
+            session.say("  roof       \(String(format: "%.1f", banner.peakGFLOPS)) GFLOP/s sgemm, all ranks together (MFU's denominator)")
+        case .resumed(let directory, let step, let skipped):
+            for note in skipped { session.warn(note) }
+            session.say("resumed from \(directory) at step \(step)")
+        case .step(let m):
+            var line = "step \(String(m.step).leftPadded(to: String(steps).count))/\(steps) | loss \(String(format: "%.4f", m.loss))"
+                + " | lr \(String(format: "%.2e", m.lr)) | grad norm \(String(format: "%.3f", m.gradNorm))"
+                + " | \(String(format: "%.1f", m.millisecondsPerStep)) ms | \(grouped(Int(m.tokensPerSecond))) tok/s"
+                + " | MFU \(String(format: "%.1f", m.mfu * 100))%"
+            if debug {
+                let p = m.phases
+                line += String(format: " | fwd %.1f bwd %.1f allreduce %.1f update %.1f ms",
+                               p.forward * 1000, p.backward * 1000, p.allReduce * 1000, p.update * 1000)
+            }
+            session.say(line)
+        case .evaluated(let step, let valLoss):
+            session.say("step \(String(step).leftPadded(to: String(steps).count))/\(steps) | val loss \(String(format: "%.4f", valLoss))")
+        case .checkpointed(let step, let directory):
+            session.say("checkpoint step \(step): \(directory)")
+        case .warning(let text):
+            session.warn(text)
+        case .debug(let text):
+            session.say("debug: \(text)")
+        case .finished(let step, let seconds):
+            session.say("done: step \(step) in \(String(format: "%.1f", seconds)) s")
+        }
+    }
+}
+
+/// 1234567 → "1,234,567".
+func grouped(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var result = ""
+    for (index, digit) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+        result.append(digit)
+    }
+    return (value < 0 ? "-" : "") + result
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: " ", count: max(0, width - count)) + self
+    }
+}
