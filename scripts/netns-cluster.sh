@@ -149,7 +149,8 @@ train_options=(--steps 6 --layers 1 --dim 32 --heads 2 --context 16 --batch 2 --
                --log-every 1 --eval-every 0)
 if [ "$compare" -eq 1 ]; then
     [ "${#user_command[@]}" -eq 0 ] || train_options=("${user_command[@]}")
-    "$dptrain_bin" train --help 2>/dev/null | grep -q -- "--sampler" \
+    train_help="$("$dptrain_bin" train --help 2>/dev/null || true)"
+    [[ "$train_help" == *--sampler* ]] \
         || netns_fail 1 "$dptrain_bin has no trainer yet (dptrain train --help lists no --sampler), so there is nothing to compare."
 fi
 
