@@ -1,0 +1,175 @@
+import DPTestSupport
+import Foundation
+import Testing
+
+/// `scripts/netns-cluster.sh`: two network namespaces joined by a veth pair stand in for two hosts,
+/// and mpirun starts 2 ranks on each through its rsh agent, over TCP only.
+///
+/// Runs where network namespaces can be made (root with CAP_NET_ADMIN and CAP_SYS_ADMIN, probed by
+/// making and deleting a throwaway namespace); elsewhere every test prints why and is skipped.
+@Suite(.serialized) struct NetnsClusterTests {
+    /// The package root, found from this file: the script and the hostfile live there.
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let script = root.appendingPathComponent("scripts/netns-cluster.sh").path
+
+    /// Why network namespaces cannot be made here, or nil when they can.
+    static let unavailableReason: String? = {
+        if getuid() != 0 { return "not root, and network namespaces need CAP_NET_ADMIN" }
+        guard let ip = Run.which("ip") ?? ["/usr/sbin/ip", "/sbin/ip"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else { return "the ip command (iproute2) is not installed" }
+        let name = "dptrain-probe-\(getpid())"
+        guard let made = try? Run.process(ip, ["netns", "add", name], timeout: 20) else {
+            return "ip could not be started"
+        }
+        if made.status != 0 {
+            return "ip netns add failed: \(made.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+        }
+        _ = try? Run.process(ip, ["netns", "delete", name], timeout: 20)
+        return nil
+    }()
+
+    /// Prints why and skips the test when namespaces cannot be made here.
+    func requireNamespaces() throws {
+        if let reason = Self.unavailableReason {
+            print("NetnsClusterTests skipped: \(reason).")
+            try Test.cancel("network namespaces cannot be made here: \(reason)")
+        }
+    }
+
+    /// Runs the script on the built dptrain (no rebuild) with `arguments`.
+    func runScript(_ arguments: [String], timeout: Double = 120) throws -> RunResult {
+        try Run.process(
+            "/bin/bash", [Self.script, "--dptrain", Run.product("dptrain")] + arguments, timeout: timeout)
+    }
+
+    /// The namespaces a run announced on stderr ("hosts dpt-a (dpt-a-PID, ...) and dpt-b (dpt-b-PID, ...)").
+    func namespaces(of result: RunResult) -> [String] {
+        result.stderr.split(whereSeparator: { " (),".contains($0) })
+            .map(String.init).filter { $0.hasPrefix("dpt-a-") || $0.hasPrefix("dpt-b-") }
+    }
+
+    /// The network namespaces that exist now.
+    func existingNamespaces() throws -> [String] {
+        let ip = Run.which("ip") ?? "/usr/sbin/ip"
+        return try Run.process(ip, ["netns", "list"], timeout: 20).lines.compactMap { $0.split(separator: " ").first.map(String.init) }
+    }
+
+    /// Bytes the run reported as having crossed the veth pair, or nil.
+    func vethBytes(of result: RunResult) -> Int? {
+        guard let line = result.stderr.split(separator: "\n").first(where: { $0.contains("bytes crossed the veth pair") })
+        else { return nil }
+        return line.split(separator: " ").compactMap { Int($0) }.first
+    }
+
+    @Test func infoSeesTwoHostsWithTwoRanksEachAndEverythingIsRemoved() throws {
+        try requireNamespaces()
+        let result = try runScript(["--", "dptrain", "info"])
+        #expect(!result.timedOut)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("world size             4 ranks"), "\(result.stdout)")
+        #expect(result.stdout.contains("host dpt-a             2 ranks (0,1)"), "\(result.stdout)")
+        #expect(result.stdout.contains("host dpt-b             2 ranks (2,3)"), "\(result.stdout)")
+        #expect((vethBytes(of: result) ?? 0) > 0, "the runtime's traffic crosses the veth pair: \(result.stderr)")
+
+        let made = namespaces(of: result)
+        #expect(made.count == 2, "\(result.stderr)")
+        let left = try existingNamespaces()
+        #expect(made.allSatisfy { !left.contains($0) }, "left behind: \(left)")
+    }
+
+    @Test func allReduceIsCorrectOverTCPBetweenTheNamespaces() throws {
+        try requireNamespaces()
+        let result = try runScript(["--", "dptrain", "comm-bench", "--max-bytes", "65536", "--iterations", "2"])
+        #expect(!result.timedOut)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("comm-bench: 4 ranks"), "\(result.stdout)")
+        let rows = result.lines.filter { $0.hasSuffix(" ok") }
+        #expect(rows.count == 5, "4 KiB to 64 KiB, each checked: \(result.stdout)")
+        // 2 iterations of 5 sizes, ~124 KiB in all, most of which dpt-b must receive over the veth.
+        #expect((vethBytes(of: result) ?? 0) > 65536, "the all-reduce crosses the veth pair: \(result.stderr)")
+    }
+
+    @Test func withoutTheCapabilitiesItSaysWhyInOneSentenceAndLeavesNothing() throws {
+        try requireNamespaces()
+        guard let setpriv = Run.which("setpriv") ?? ["/usr/bin/setpriv", "/bin/setpriv"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else {
+            print("NetnsClusterTests: setpriv (util-linux) is missing, so the capabilities cannot be dropped.")
+            try Test.cancel("setpriv is missing")
+        }
+        let before = try existingNamespaces()
+        let result = try Run.process(
+            setpriv, ["--bounding-set=-net_admin,-sys_admin", "/bin/bash", Self.script, "--dptrain", Run.product("dptrain")],
+            timeout: 60)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        let sentences = result.stderr.split(separator: "\n").filter { $0.hasPrefix("netns-cluster:") }
+        #expect(sentences.count == 1, "\(result.stderr)")
+        #expect(sentences.first?.contains("cannot make network namespaces") == true, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(Set(try existingNamespaces()) == Set(before))
+    }
+
+    @Test func trainingAcrossTheNamespacesMatchesOneHost() throws {
+        try requireNamespaces()
+        let help = try Run.process(Run.product("dptrain"), ["train", "--help"], timeout: 30)
+        guard help.stdout.contains("--sampler") else {
+            print("NetnsClusterTests: dptrain has no trainer yet (train --help lists no --sampler); nothing to compare.")
+            try Test.cancel("dptrain has no trainer yet")
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-netns-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let result = try runScript(["--compare", "--work", work.path], timeout: 240)
+        #expect(!result.timedOut)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("identical"), "\(result.stdout)")
+
+        // Checked again here, independently of the script's own comparison (relative tolerance 1e-5:
+        // the transports need not sum in the same order).
+        let one = work.appendingPathComponent("one-host"), two = work.appendingPathComponent("two-hosts")
+        let lossesOne = try losses(one), lossesTwo = try losses(two)
+        #expect(lossesOne.count == 6, "one logged loss per step: \(lossesOne)")
+        #expect(lossesOne.map(\.step) == lossesTwo.map(\.step))
+        for (a, b) in zip(lossesOne, lossesTwo) {
+            #expect(isClose(a.loss, b.loss), "step \(a.step): \(a.loss) vs \(b.loss)")
+        }
+        let (headerOne, weightsOne) = try finalWeights(one), (headerTwo, weightsTwo) = try finalWeights(two)
+        #expect(headerOne == headerTwo, "same tensors, shapes and offsets")
+        #expect(weightsOne.count == weightsTwo.count && !weightsOne.isEmpty)
+        let differing = zip(weightsOne, weightsTwo).filter { !isClose(Double($0), Double($1)) }
+        #expect(differing.isEmpty, "\(differing.count) of \(weightsOne.count) weights differ, e.g. \(differing.prefix(3))")
+    }
+
+    /// |a − b| ≤ 1e-5 · max(|a|, |b|).
+    func isClose(_ a: Double, _ b: Double) -> Bool {
+        abs(a - b) <= 1e-5 * max(abs(a), abs(b))
+    }
+
+    /// (step, loss) of every logged training step in OUT/metrics.jsonl.
+    func losses(_ out: URL) throws -> [(step: Int, loss: Double)] {
+        let text = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").compactMap { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            guard let step = object?["step"] as? Int, let value = object?["loss"] else { return nil }
+            guard let loss = (value as? Double) ?? (value as? Int).map(Double.init) else { return nil }
+            return (step, loss)
+        }
+    }
+
+    /// The header (length prefix + JSON) and the F32 values of the newest checkpoint's model.safetensors.
+    func finalWeights(_ out: URL) throws -> (header: Data, values: [Float]) {
+        let checkpoints = out.appendingPathComponent("checkpoints")
+        let latest = try String(contentsOf: checkpoints.appendingPathComponent("LATEST"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let data = try Data(contentsOf: checkpoints.appendingPathComponent(latest).appendingPathComponent("model.safetensors"))
+        try #require(data.count >= 8)
+        let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        try #require(8 + headerLength <= data.count && (data.count - 8 - headerLength) % 4 == 0)
+        let body = data.dropFirst(8 + headerLength)
+        let values = stride(from: body.startIndex, to: body.endIndex, by: 4).map { i in
+            Float(bitPattern: body[i..<i + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) })
+        }
+        return (data.prefix(8 + headerLength), values)
+    }
+}
