@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Several hosts for real, on one machine: two network namespaces joined by a veth pair stand in for
-# two hosts, and OpenMPI's own ssh launcher starts the ranks on them, over TCP only.
+# two hosts, and OpenMPI's own rsh/ssh launcher starts the ranks on them, over TCP only.
 #
 #   scripts/netns-cluster.sh                         dptrain info, then dptrain comm-bench, on 2 × 2 ranks
 #   scripts/netns-cluster.sh -- dptrain comm-bench   any command (the word dptrain means the built binary)
 #   scripts/netns-cluster.sh --compare               trains a small model on one host (4 ranks, plain
 #                                                    mpirun) and on the 2 "hosts", compares the results
-#   scripts/netns-cluster.sh --compare -- --steps 10 --dim 64 ...   other `dptrain train` options
+#   scripts/netns-cluster.sh --compare -- --steps 10 --dim 64 ...   `dptrain train` options instead of
+#                                                    the default --steps 6 --layers 1 --dim 32 --heads 2
+#                                                    --context 16 --batch 2 --sampler sequential
+#                                                    --log-every 1 --eval-every 0 (--out is the script's)
 #
 # Options: --dptrain PATH (use this binary instead of building .build/release/dptrain),
 #          --work DIR (keep the runs' files in DIR instead of a temporary folder removed on exit).
