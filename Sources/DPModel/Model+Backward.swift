@@ -50,10 +50,10 @@ extension Model {
             // FFN branch; dx holds d(block output).
             matmul(d.w2, ldOut: C, a.fcAct, lda: F, transposeA: true, dx, ldb: C, m: F, n: C, k: N, accumulate: true)
             biasBackward(d.b2, dx, m: N, n: C)
-            matmul(dF, ldOut: F, dx, lda: C, p.w2, ldb: C, transposeB: true, m: N, n: F, k: C)
+            matmul(a0.dFAct, ldOut: F, dx, lda: C, p.w2, ldb: C, transposeB: true, m: N, n: F, k: C)
             switch config.activation {
-            case .gelu: geluBackward(dinp: dF, dout: dF, inp: a.fc, N: N * F)
-            case .relu: reluBackward(dinp: dF, dout: dF, inp: a.fc, N: N * F)
+            case .gelu: geluBackward(dinp: dF, dout: a0.dFAct, slope: a.fcSlope, N: N * F)
+            case .relu: reluBackward(dinp: dF, dout: a0.dFAct, inp: a.fc, N: N * F)
             }
             matmul(d.w1, ldOut: F, h2, lda: C, transposeA: true, dF, ldb: F, m: C, n: F, k: N, accumulate: true)
             biasBackward(d.b1, dF, m: N, n: F)
