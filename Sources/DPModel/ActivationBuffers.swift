@@ -32,7 +32,7 @@ struct ActivationBuffers {
     let dFAct: UnsafeMutablePointer<Float>      // (N,F) gradient after the FFN activation
     let dF: UnsafeMutablePointer<Float>         // (N,F) gradient before it
     let dqkv: UnsafeMutablePointer<Float>       // (N,3C)
-    let dScores: UnsafeMutablePointer<Float>    // (T,T)
+    let dScores: UnsafeMutablePointer<Float>    // (T,T), or 2C for LayerNorm backward
     // Inputs copied at forward, used by backward.
     let tokens: UnsafeMutablePointer<Int32>     // (N)
     let lossTargets: UnsafeMutablePointer<Int32>  // (N) the targets of the loss rows
@@ -44,7 +44,7 @@ struct ActivationBuffers {
         let (T, C, F, V, NH) = (config.context, config.dim, config.ffnDim, config.vocabSize, config.heads)
         let N = maxBatch * T
         let perBlock = 10 * N * C + 4 * N + maxBatch * NH * T * T + 3 * N * F
-        let total = 2 * N * C + config.layers * perBlock + 2 * N + 2 * N * V + 5 * N * C + 2 * N * F + T * T
+        let total = 2 * N * C + config.layers * perBlock + 2 * N + 2 * N * V + 5 * N * C + 2 * N * F + max(T * T, 2 * C)
         // Every buffer is rounded up to 16 floats, so all stay 64-byte aligned.
         let capacity = total + 16 * (2 + config.layers * 17 + 12)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
@@ -75,7 +75,7 @@ struct ActivationBuffers {
         dFAct = take(N * F)
         dF = take(N * F)
         dqkv = take(N * 3 * C)
-        dScores = take(T * T)
+        dScores = take(max(T * T, 2 * C))
         ints = .allocate(capacity: 2 * N)
         ints.initialize(repeating: 0, count: 2 * N)
         tokens = ints

@@ -35,7 +35,7 @@ extension Model {
             dx.update(repeating: 0, count: N * C)
             layerNormBackward(
                 dinp: dx, dweight: g.lnfWeight!, dbias: g.lnfBias!, dout: dC, inp: xFinal,
-                weight: w.lnfWeight!, mean: a0.lnfMean, rstd: a0.lnfRstd, N: N, C: C)
+                weight: w.lnfWeight!, mean: a0.lnfMean, rstd: a0.lnfRstd, scratch: a0.dScores, N: N, C: C)
         }
 
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
@@ -62,7 +62,7 @@ extension Model {
                 if !config.residual { dx.update(repeating: 0, count: N * C) }
                 layerNormBackward(
                     dinp: dx, dweight: d.ln2Weight!, dbias: d.ln2Bias!, dout: dC, inp: x2,
-                    weight: p.ln2Weight!, mean: a.ln2Mean, rstd: a.ln2Rstd, N: N, C: C)
+                    weight: p.ln2Weight!, mean: a.ln2Mean, rstd: a.ln2Rstd, scratch: a0.dScores, N: N, C: C)
             } else {
                 matmul(dx, ldOut: C, dF, lda: F, p.w1, ldb: F, transposeB: true, m: N, n: C, k: F, accumulate: config.residual)
             }
@@ -84,7 +84,7 @@ extension Model {
                 if !config.residual { dx.update(repeating: 0, count: N * C) }
                 layerNormBackward(
                     dinp: dx, dweight: d.ln1Weight!, dbias: d.ln1Bias!, dout: dC, inp: x,
-                    weight: p.ln1Weight!, mean: a.ln1Mean, rstd: a.ln1Rstd, N: N, C: C)
+                    weight: p.ln1Weight!, mean: a.ln1Mean, rstd: a.ln1Rstd, scratch: a0.dScores, N: N, C: C)
             }
             // dx holds d(block input).
         }
