@@ -1,5 +1,3 @@
-import Foundation
-
 /// AdamW (Loshchilov & Hutter): Adam with bias correction and decoupled weight decay, as in
 /// PyTorch's and llm.c's AdamW:
 ///
@@ -33,8 +31,8 @@ public struct AdamW: Sendable, Equatable {
         precondition(range.lowerBound >= 0 && range.upperBound <= layout.count, "AdamW range outside the layout")
         precondition(parameters.count >= range.upperBound && gradients.count >= range.upperBound
             && m.count >= range.upperBound && v.count >= range.upperBound, "AdamW buffers shorter than the range")
-        let inverseCorrection1 = Float(1 / (1 - pow(Double(beta1), Double(step))))
-        let inverseCorrection2 = Float(1 / (1 - pow(Double(beta2), Double(step))))
+        let inverseCorrection1 = Float(1 / (1 - portablePower(Double(beta1), step)))
+        let inverseCorrection2 = Float(1 / (1 - portablePower(Double(beta2), step)))
         for spec in layout.tensors {
             let lo = max(spec.offset, range.lowerBound)
             let hi = min(spec.offset + spec.count, range.upperBound)
