@@ -10,8 +10,8 @@
 ///
 /// Gradient convention: `backward` ADDS d(mean loss)/dW into `gradients`. The caller zeroes them
 /// (`zeroGradients`) before the first micro-step of an optimizer step, so gradient accumulation is
-/// several forward/backward pairs (scale the losses' gradients by 1/steps, e.g. with
-/// `scaleGradients`).
+/// several forward/backward pairs; for the mean over k micro-steps scale by 1/k afterwards
+/// (`scaleGradients`).
 public final class Model {
     public let config: ModelConfig
     public let layout: ParameterLayout
