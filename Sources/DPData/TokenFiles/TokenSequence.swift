@@ -55,6 +55,7 @@ public struct TokenSequence: Sendable {
     @inline(__always)
     func copy(from: Int, count n: Int, to destination: UnsafeMutablePointer<Int32>) {
         precondition(from >= 0 && n >= 0 && from + n <= count, "tokens \(from)..<\(from + n) outside 0..<\(count)")
+        guard n > 0 else { return }
         let s = start + from
         switch storage {
         case .array(let a):
