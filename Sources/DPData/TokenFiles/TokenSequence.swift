@@ -75,14 +75,6 @@ public struct TokenSequence: Sendable {
         }
     }
 
-    /// The largest token, or nil when empty. O(count).
-    public func maxToken() -> Int32? {
-        guard count > 0 else { return nil }
-        var m = Int32.min
-        for i in 0..<count { m = max(m, self[i]) }
-        return m
-    }
-
     private enum Storage: @unchecked Sendable {  // the pointers point into the immutable mapping they hold
         case array([Int32])
         case uint16(UnsafePointer<UInt16>, MappedFile)
