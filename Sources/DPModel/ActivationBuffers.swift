@@ -12,6 +12,7 @@ struct BlockActivations {
     let ln2Mean, ln2Rstd: UnsafeMutablePointer<Float>  // (N)
     let fc: UnsafeMutablePointer<Float>         // (N,F) before the activation
     let fcAct: UnsafeMutablePointer<Float>      // (N,F) after it
+    let fcSlope: UnsafeMutablePointer<Float>    // (N,F) the activation's derivative (GELU only)
     let fcProj: UnsafeMutablePointer<Float>     // (N,C) after w2, b2
     let res3: UnsafeMutablePointer<Float>       // (N,C) block output (with residuals)
 }
@@ -28,9 +29,10 @@ struct ActivationBuffers {
     // Gradient scratch for the backward pass.
     let dx: UnsafeMutablePointer<Float>         // (N,C) gradient of the residual stream
     let dC: UnsafeMutablePointer<Float>         // (N,C)
-    let dF: UnsafeMutablePointer<Float>         // (N,F)
+    let dFAct: UnsafeMutablePointer<Float>      // (N,F) gradient after the FFN activation
+    let dF: UnsafeMutablePointer<Float>         // (N,F) gradient before it
     let dqkv: UnsafeMutablePointer<Float>       // (N,3C)
-    let dScores: UnsafeMutablePointer<Float>    // (T,T)
+    let dScores: UnsafeMutablePointer<Float>    // (T,T), or 2C for LayerNorm backward
     // Inputs copied at forward, used by backward.
     let tokens: UnsafeMutablePointer<Int32>     // (N)
     let lossTargets: UnsafeMutablePointer<Int32>  // (N) the targets of the loss rows
@@ -41,10 +43,10 @@ struct ActivationBuffers {
     init(config: ModelConfig, maxBatch: Int) {
         let (T, C, F, V, NH) = (config.context, config.dim, config.ffnDim, config.vocabSize, config.heads)
         let N = maxBatch * T
-        let perBlock = 10 * N * C + 4 * N + maxBatch * NH * T * T + 2 * N * F
-        let total = 2 * N * C + config.layers * perBlock + 2 * N + 2 * N * V + 5 * N * C + N * F + T * T
+        let perBlock = 10 * N * C + 4 * N + maxBatch * NH * T * T + 3 * N * F
+        let total = 2 * N * C + config.layers * perBlock + 2 * N + 2 * N * V + 5 * N * C + 2 * N * F + max(T * T, 2 * C)
         // Every buffer is rounded up to 16 floats, so all stay 64-byte aligned.
-        let capacity = total + 16 * (2 + config.layers * 16 + 11)
+        let capacity = total + 16 * (2 + config.layers * 17 + 12)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
         memory.initializeMemory(as: Float.self, repeating: 0, count: capacity)
         var cursor = 0
@@ -61,7 +63,7 @@ struct ActivationBuffers {
                 ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),
                 att: take(maxBatch * NH * T * T), attOut: take(N * C), attProj: take(N * C),
                 res2: take(N * C), ln2: take(N * C), ln2Mean: take(N), ln2Rstd: take(N),
-                fc: take(N * F), fcAct: take(N * F), fcProj: take(N * C), res3: take(N * C))
+                fc: take(N * F), fcAct: take(N * F), fcSlope: take(N * F), fcProj: take(N * C), res3: take(N * C))
         }
         lnf = take(N * C)
         lnfMean = take(N)
@@ -70,9 +72,10 @@ struct ActivationBuffers {
         probs = take(N * V)
         dx = take(N * C)
         dC = take(N * C)
+        dFAct = take(N * F)
         dF = take(N * F)
         dqkv = take(N * 3 * C)
-        dScores = take(T * T)
+        dScores = take(max(T * T, 2 * C))
         ints = .allocate(capacity: 2 * N)
         ints.initialize(repeating: 0, count: 2 * N)
         tokens = ints

@@ -35,7 +35,7 @@ extension Model {
             dx.update(repeating: 0, count: N * C)
             layerNormBackward(
                 dinp: dx, dweight: g.lnfWeight!, dbias: g.lnfBias!, dout: dC, inp: xFinal,
-                weight: w.lnfWeight!, mean: a0.lnfMean, rstd: a0.lnfRstd, N: N, C: C)
+                weight: w.lnfWeight!, mean: a0.lnfMean, rstd: a0.lnfRstd, scratch: a0.dScores, N: N, C: C)
         }
 
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
@@ -50,10 +50,10 @@ extension Model {
             // FFN branch; dx holds d(block output).
             matmul(d.w2, ldOut: C, a.fcAct, lda: F, transposeA: true, dx, ldb: C, m: F, n: C, k: N, accumulate: true)
             biasBackward(d.b2, dx, m: N, n: C)
-            matmul(dF, ldOut: F, dx, lda: C, p.w2, ldb: C, transposeB: true, m: N, n: F, k: C)
+            matmul(a0.dFAct, ldOut: F, dx, lda: C, p.w2, ldb: C, transposeB: true, m: N, n: F, k: C)
             switch config.activation {
-            case .gelu: geluBackward(dinp: dF, dout: dF, inp: a.fc, N: N * F)
-            case .relu: reluBackward(dinp: dF, dout: dF, inp: a.fc, N: N * F)
+            case .gelu: geluBackward(dinp: dF, dout: a0.dFAct, slope: a.fcSlope, N: N * F)
+            case .relu: reluBackward(dinp: dF, dout: a0.dFAct, inp: a.fc, N: N * F)
             }
             matmul(d.w1, ldOut: F, h2, lda: C, transposeA: true, dF, ldb: F, m: C, n: F, k: N, accumulate: true)
             biasBackward(d.b1, dF, m: N, n: F)
@@ -62,7 +62,7 @@ extension Model {
                 if !config.residual { dx.update(repeating: 0, count: N * C) }
                 layerNormBackward(
                     dinp: dx, dweight: d.ln2Weight!, dbias: d.ln2Bias!, dout: dC, inp: x2,
-                    weight: p.ln2Weight!, mean: a.ln2Mean, rstd: a.ln2Rstd, N: N, C: C)
+                    weight: p.ln2Weight!, mean: a.ln2Mean, rstd: a.ln2Rstd, scratch: a0.dScores, N: N, C: C)
             } else {
                 matmul(dx, ldOut: C, dF, lda: F, p.w1, ldb: F, transposeB: true, m: N, n: C, k: F, accumulate: config.residual)
             }
@@ -84,7 +84,7 @@ extension Model {
                 if !config.residual { dx.update(repeating: 0, count: N * C) }
                 layerNormBackward(
                     dinp: dx, dweight: d.ln1Weight!, dbias: d.ln1Bias!, dout: dC, inp: x,
-                    weight: p.ln1Weight!, mean: a.ln1Mean, rstd: a.ln1Rstd, N: N, C: C)
+                    weight: p.ln1Weight!, mean: a.ln1Mean, rstd: a.ln1Rstd, scratch: a0.dScores, N: N, C: C)
             }
             // dx holds d(block input).
         }

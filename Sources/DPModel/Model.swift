@@ -10,8 +10,8 @@
 ///
 /// Gradient convention: `backward` ADDS d(mean loss)/dW into `gradients`. The caller zeroes them
 /// (`zeroGradients`) before the first micro-step of an optimizer step, so gradient accumulation is
-/// several forward/backward pairs (scale the losses' gradients by 1/steps, e.g. with
-/// `scaleGradients`).
+/// several forward/backward pairs; for the mean over k micro-steps scale by 1/k afterwards
+/// (`scaleGradients`).
 public final class Model {
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -102,7 +102,7 @@ public final class Model {
         checkShape(B, T, tokens)
         checkTokens(targets, count: B * T, what: "target")
         let V = config.vocabSize
-        let x = forwardToFinalHidden(B: B, T: T)
+        let x = forwardToFinalHidden(B: B, T: T, training: true)
         let N: Int
         switch config.loss {
         case .all:
@@ -124,14 +124,15 @@ public final class Model {
     /// and is valid until the next forward; this overwrites what `backward` would use.
     public func forwardLogits(tokens: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> UnsafeBufferPointer<Float> {
         checkShape(B, T, tokens)
-        let x = forwardToFinalHidden(B: B, T: T)
+        let x = forwardToFinalHidden(B: B, T: T, training: false)
         outputProjection(acts.logits, hidden: x + (T - 1) * config.dim, ldHidden: T * config.dim, rows: B)
         lastBatch = 0
         return UnsafeBufferPointer(start: acts.logits, count: B * config.vocabSize)
     }
 
     /// Embedding, the blocks and the final LayerNorm; returns the final hidden states (N,C).
-    private func forwardToFinalHidden(B: Int, T: Int) -> UnsafeMutablePointer<Float> {
+    /// `training` also saves what only the backward pass needs (GELU's slope).
+    private func forwardToFinalHidden(B: Int, T: Int, training: Bool) -> UnsafeMutablePointer<Float> {
         let (C, NH, F) = (config.dim, config.heads, config.ffnDim)
         let N = B * T
         let w = weights
@@ -152,7 +153,7 @@ public final class Model {
             let h2 = layerNorm(a.ln2, a.ln2Mean, a.ln2Rstd, x2, p.ln2Weight, p.ln2Bias, N: N)
             matmul(a.fc, ldOut: F, h2, lda: C, p.w1, ldb: F, bias: p.b1, m: N, n: F, k: C)
             switch config.activation {
-            case .gelu: geluForward(a.fcAct, a.fc, N: N * F)
+            case .gelu: geluForward(a.fcAct, slope: training ? a.fcSlope : nil, a.fc, N: N * F)
             case .relu: reluForward(a.fcAct, a.fc, N: N * F)
             }
             matmul(a.fcProj, ldOut: C, a.fcAct, lda: F, p.w2, ldb: C, bias: p.b2, m: N, n: C, k: F)

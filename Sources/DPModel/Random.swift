@@ -31,26 +31,3 @@ struct SplitMix64 {
         }
     }
 }
-
-/// ln(x) for x > 0 from exact arithmetic only: x = m·2ᵉ with m in [√½, √2), then
-/// ln m = 2·atanh(s), s = (m−1)/(m+1), |s| < 0.172, summed until the terms vanish.
-/// Accurate to a few ulp of Double, far below the Float rounding of the samples that use it.
-func portableLog(_ x: Double) -> Double {
-    precondition(x > 0, "portableLog needs a positive argument")
-    var m = x.significand          // in [1, 2)
-    var e = Double(x.exponent)
-    if m > 1.4142135623730951 { m /= 2; e += 1 }
-    let s = (m - 1) / (m + 1)
-    let s2 = s * s
-    var term = s
-    var sum = 0.0
-    var k = 1.0
-    while true {
-        let next = sum + term / k
-        if next == sum { break }
-        sum = next
-        term *= s2
-        k += 2
-    }
-    return 2 * sum + e * 0.6931471805599453
-}

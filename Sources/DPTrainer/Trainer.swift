@@ -216,7 +216,7 @@ public final class Trainer {
         }
         let c = model.config
         return Banner(
-            worldSize: comm.size, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
+            worldSize: comm.size, mpi: comm.libraryVersion, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
             threadsPerRank: BLAS.threads, blasKernel: BLAS.coreName, parameters: model.layout.count,
             tokensPerStep: tokensPerStep, data: dataset.summary, tokenizer: "\(dataset.tokenizer.kind.rawValue) (\(dataset.tokenizer.vocabSize) tokens)",
             model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, loss over \(c.loss == .all ? "all positions" : "the last position")",

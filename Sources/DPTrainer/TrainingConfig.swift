@@ -97,7 +97,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The seed example's training: plain SGD (`W = W − lr·grad`) at a constant rate.
     public static var seedDefaults: TrainingConfig {
         TrainingConfig(
-            batch: 4, steps: 200, optimizer: .sgd, learningRate: 0.1, minLearningRate: 0.1, warmup: 0,
+            batch: 4, steps: 300, optimizer: .sgd, learningRate: 0.5, minLearningRate: 0.5, warmup: 0,
             schedule: .constant, weightDecay: 0, clip: 0, evalEvery: 50, evalBatches: 1, checkpointEvery: 100)
     }
 

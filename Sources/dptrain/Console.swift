@@ -1,3 +1,4 @@
+import DPComm
 import DPTrainer
 import Foundation
 
@@ -10,7 +11,8 @@ struct Console {
     func show(_ event: TrainerEvent) {
         switch event {
         case .started(let banner):
-            session.say("dptrain: \(banner.worldSize) rank\(banner.worldSize == 1 ? "" : "s") (\(banner.hosts.joined(separator: ", "))), \(banner.threadsPerRank) BLAS thread\(banner.threadsPerRank == 1 ? "" : "s") per rank, OpenBLAS \(banner.blasKernel)")
+            let ranks = session.comm is SoloCommunicator ? "single process, no MPI" : "\(banner.hosts.joined(separator: ", ")); \(banner.mpi)"
+            session.say("dptrain: \(banner.worldSize) rank\(banner.worldSize == 1 ? "" : "s") (\(ranks)), \(banner.threadsPerRank) BLAS thread\(banner.threadsPerRank == 1 ? "" : "s") per rank, OpenBLAS \(banner.blasKernel)")
             session.say("  model      \(banner.model), \(grouped(banner.parameters)) parameters")
             session.say("  data       \(banner.data)")
             session.say("  step       \(grouped(banner.tokensPerStep)) tokens per optimizer step (ranks × batch × grad-accum × context)")
@@ -21,12 +23,12 @@ struct Console {
         case .step(let m):
             var line = "step \(String(m.step).leftPadded(to: String(steps).count))/\(steps) | loss \(String(format: "%.4f", m.loss))"
                 + " | lr \(String(format: "%.2e", m.lr)) | grad norm \(String(format: "%.3f", m.gradNorm))"
-                + " | \(String(format: "%.1f", m.millisecondsPerStep)) ms | \(grouped(Int(m.tokensPerSecond))) tok/s"
+                + " | \(milliseconds(m.millisecondsPerStep)) ms | \(grouped(Int(m.tokensPerSecond))) tok/s"
                 + " | MFU \(String(format: "%.1f", m.mfu * 100))%"
             if debug {
                 let p = m.phases
-                line += String(format: " | fwd %.1f bwd %.1f allreduce %.1f update %.1f ms",
-                               p.forward * 1000, p.backward * 1000, p.allReduce * 1000, p.update * 1000)
+                line += " | fwd \(milliseconds(p.forward * 1000)) bwd \(milliseconds(p.backward * 1000))"
+                    + " allreduce \(milliseconds(p.allReduce * 1000)) update \(milliseconds(p.update * 1000)) ms"
             }
             session.say(line)
         case .evaluated(let step, let valLoss):
@@ -41,6 +43,11 @@ struct Console {
             session.say("done: step \(step) in \(String(format: "%.1f", seconds)) s")
         }
     }
+}
+
+/// Milliseconds with one decimal, or three below 1 ms.
+func milliseconds(_ value: Double) -> String {
+    String(format: value < 1 ? "%.3f" : "%.1f", value)
 }
 
 /// 1234567 → "1,234,567".

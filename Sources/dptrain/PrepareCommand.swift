@@ -8,9 +8,10 @@ struct Prepare: ParsableCommand {
         abstract: "Tokenize a text file into llm.c token files for --data.",
         discussion: """
             Trains the tokenizer on the whole file, encodes it, and writes DIR/train.bin (the first \
-            1 - F of the tokens), DIR/val.bin (the rest) and DIR/tokenizer.json. Token files use \
+            1 - VAL_FRACTION of the tokens), DIR/val.bin (the rest) and DIR/tokenizer.json. Token files use \
             llm.c's format: a 256-int32 header (magic 20240520, version 1 for uint16 tokens or 2 \
-            for uint32, token count), then the tokens. Pass DIR to --data to train on it.
+            for uint32, token count), then the tokens. Prints the vocabulary size, the token \
+            counts, characters per token and the time taken. Pass DIR to --data to train on it.
             """)
 
     @Argument(help: "The UTF-8 text file to tokenize.")

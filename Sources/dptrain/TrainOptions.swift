@@ -116,7 +116,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Micro-steps per optimizer step (gradient accumulation). (default: \(d.gradAccum))") var gradAccum: Int?
     @Option(help: "Optimizer steps of the whole run. (default: \(d.steps))") var steps: Int?
     @Option(help: "adamw or sgd. (default: \(d.optimizer.rawValue); seed: sgd)") var optimizer: OptimizerKind?
-    @Option(help: "Peak learning rate. (default: \(d.learningRate); seed: 0.1)") var lr: Float?
+    @Option(help: "Peak learning rate. (default: \(d.learningRate); seed: 0.5)") var lr: Float?
     @Option(help: "Final learning rate of the cosine schedule. (default: \(d.minLearningRate))") var minLr: Float?
     @Option(help: "Linear warmup steps. (default: \(d.warmup))") var warmup: Int?
     @Option(help: "cosine or constant after the warmup. (default: \(d.schedule.rawValue))") var schedule: LearningRateSchedule.Kind?

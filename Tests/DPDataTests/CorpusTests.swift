@@ -10,10 +10,7 @@ import Testing
     }
 
     @Test func hasAFewHundredWordsIncludingTheSeeds() throws {
-        var words = Set<String>()
-        WordTokenizer.split(Self.text) { piece in
-            if piece.first.map({ $0.properties.isAlphabetic }) == true { words.insert(String(piece).lowercased()) }
-        }
+        let words = Set(WordTokenizer.pieces(Self.text).filter { $0.first!.isLetter }.map { $0.lowercased() })
         #expect(words.isSuperset(of: ["hello", "world", "good", "welcome"]))
         #expect((200...1000).contains(words.count), "\(words.count) distinct words")
     }

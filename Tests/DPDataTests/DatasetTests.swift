@@ -14,6 +14,7 @@ import Testing
                 #expect(window == ["hello", "world", "welcome"] || window == ["welcome", "good", "hello"])
             }
         }
+        #expect(data.tokenizer.decode(data.train.slice(0..<8).toArray()) == "hello world welcome good hello world welcome good")
         #expect(data.summary == "seed example, word tokenizer, 4 tokens, 400 train / 48 val")
     }
 

@@ -118,3 +118,37 @@ import Testing
     #expect(fastExp(0) == 1)
     #expect(fastExp(-1000) > 0 && fastExp(-1000) < 1e-37)
 }
+
+/// The schedule's cosine and AdamW's βᵗ, from exact operations only, against libm. βᵗ by
+/// repeated squaring has a relative error ~t·ε, so what is checked is what AdamW uses, 1 − βᵗ,
+/// to 1e-12 relative (Float needs 6e-8).
+@Test func portableCosAndPowerMatchLibm() {
+    var x = 0.0
+    while x <= Double.pi {
+        #expect(abs(portableCos(x) - Foundation.cos(x)) <= 2e-15, "cos(\(x))")
+        x += 0.001
+    }
+    #expect(abs(portableCos(Double.pi) + 1) <= 1e-15)
+    #expect(portablePower(0.9, 0) == 1)
+    for n in [1, 2, 3, 10, 1000, 123_457] {
+        for base in [0.9, 0.95, 0.99, 0.999] {
+            let exact = Foundation.pow(base, Double(n))
+            #expect(abs(portablePower(base, n) - exact) <= 1e-12 * max(1 - exact, 1e-300), "\(base)^\(n)")
+        }
+    }
+}
+
+/// GELU against the tanh form evaluated in Double with libm, and its saved slope against a
+/// central difference of that form: 1e-6 absolute over [−10, 10].
+@Test func geluMatchesTheTanhForm() {
+    let xs = stride(from: Float(-10), through: 10, by: 0.01).map { $0 }
+    var out = [Float](repeating: 0, count: xs.count), slope = out
+    geluForward(&out, slope: &slope, xs, N: xs.count)
+    func reference(_ x: Double) -> Double { 0.5 * x * (1 + Foundation.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) }
+    for (i, x) in xs.enumerated() {
+        let h = 1e-5
+        let derivative = (reference(Double(x) + h) - reference(Double(x) - h)) / (2 * h)
+        #expect(abs(Double(out[i]) - reference(Double(x))) <= 1e-6 * max(1, abs(Double(x))), "gelu(\(x))")
+        #expect(abs(Double(slope[i]) - derivative) <= 1e-6, "gelu′(\(x))")
+    }
+}

@@ -65,7 +65,7 @@ struct CorpusGrammar {
                                   "{A} learned that a good friend is the best thing in the world.",
                                   "That night, {A} went to sleep with a big smile.",
                                   "And {A} never lost the {O} again.",
-                                  "Everyone in the {P} said that it was a very good day.",
+                                  "Everyone {P} said that it was a very good day.",
                                   "{A} and {B} shared some {F} and laughed until the sun went down."]
 
     // MARK: Drawing
@@ -80,6 +80,16 @@ struct CorpusGrammar {
             if name == other { continue }
             return Character(name: name, animal: pick(Self.animals), adjective: pick(Self.adjectives),
                              he: girl ? "she" : "he", him: girl ? "her" : "him", his: girl ? "her" : "his")
+        }
+    }
+
+    /// "in the forest", "on the hill", "at the market".
+    private static func at(_ place: String) -> String {
+        switch place {
+        case "hill", "beach", "bridge", "farm": return "on the \(place)"
+        case "market", "school", "station", "harbor", "playground", "library": return "at the \(place)"
+        case "river", "lake": return "by the \(place)"
+        default: return "in the \(place)"
         }
     }
 
@@ -106,7 +116,7 @@ struct CorpusGrammar {
         default: s.append("\(a.name) was \(Self.article(a.adjective)) \(a.adjective) \(a.animal).")
         }
         s.append("\(a.He) lived \(pick(Self.homes)) \(home).")
-        if chance(70) { s.append("Every day, \(a.name) liked to \(pick(Self.hobbies)) in the \(home).") }
+        if chance(70) { s.append("Every day, \(a.name) liked to \(pick(Self.hobbies)) \(Self.at(home)).") }
         s.append(pick(Self.times) + ", " + pick(Self.weathers).lowercasedFirst)
 
         let found = chance(55)
@@ -123,7 +133,7 @@ struct CorpusGrammar {
             s.append("\"What a \(pick(["good", "lovely", "beautiful", "strange", "wonderful"])) \(object)!\" said \(b.name).")
         } else {
             s.append("\"I lost my \(object),\" said \(a.name). \"It is \(color).\"")
-            s.append("\"Do not worry, I will help you,\" said \(b.name). \"Let us look in the \(place).\"")
+            s.append("\"Do not worry, I will help you,\" said \(b.name). \"Let us look \(Self.at(place)).\"")
             s.append("They walked to the \(place) and looked everywhere. At last they saw the \(color) \(object).")
         }
 
@@ -139,11 +149,11 @@ struct CorpusGrammar {
         s.append("\"Thank you, \(b.name),\" \(a.he) said. \"You are a good friend.\"")
         if chance(50) {
             s.append("\"You are welcome,\" said \(b.name). \"Would you like some \(food)?\"")
-            s.append("\"Yes, please!\" said \(a.name), and they ate the \(food) together in the \(place).")
+            s.append("\"Yes, please!\" said \(a.name), and they had the \(food) together \(Self.at(place)).")
         }
         var ending = pick(Self.endings)
         ending = ending.replacingAll("{A}", a.name).replacingAll("{B}", b.name)
-            .replacingAll("{O}", object).replacingAll("{P}", place).replacingAll("{F}", food)
+            .replacingAll("{O}", object).replacingAll("{P}", Self.at(place)).replacingAll("{F}", food)
         s.append(ending)
         if chance(30) { s.append("The end.") }
 

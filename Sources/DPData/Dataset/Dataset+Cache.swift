@@ -66,6 +66,11 @@ extension Dataset {
 
 /// Reads `url` as UTF-8 text, with errors that name the file.
 func readText(_ url: URL) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        throw DataError.io(path: url.path, reason: "no such file")
+    }
+    guard !isDirectory.boolValue else { throw DataError.io(path: url.path, reason: "is a directory, not a text file") }
     let data: Data
     do {
         data = try Data(contentsOf: url)

@@ -53,10 +53,9 @@ public struct Dataset: Sendable {
     /// "welcome good -> hello". 400 train and 48 val tokens (both multiples of 4, so every
     /// window of both splits starts on "hello" or "welcome").
     public static func seedExample() -> Dataset {
-        let tokenizer = Tokenizers.seed
-        let sentence = try! tokenizer.encode("hello world welcome good")  // the seed vocabulary holds them
+        let sentence: [Int32] = [0, 1, 3, 2]  // hello world welcome good, in Tokenizers.seed's ids
         let stream = { (repeats: Int) in TokenSequence(Array([[Int32]](repeating: sentence, count: repeats).joined())) }
-        return Dataset(train: stream(100), val: stream(12), tokenizer: tokenizer, source: "seed example")
+        return Dataset(train: stream(100), val: stream(12), tokenizer: Tokenizers.seed, source: "seed example")
     }
 
     /// Reads a prepared directory: tokenizer.json, then train.bin and val.bin validated against it.

@@ -55,6 +55,7 @@ public struct TokenSequence: Sendable {
     @inline(__always)
     func copy(from: Int, count n: Int, to destination: UnsafeMutablePointer<Int32>) {
         precondition(from >= 0 && n >= 0 && from + n <= count, "tokens \(from)..<\(from + n) outside 0..<\(count)")
+        guard n > 0 else { return }
         let s = start + from
         switch storage {
         case .array(let a):
@@ -72,14 +73,6 @@ public struct TokenSequence: Sendable {
             if count > 0 { copy(from: 0, count: count, to: buffer.baseAddress!) }
             initialized = count
         }
-    }
-
-    /// The largest token, or nil when empty. O(count).
-    public func maxToken() -> Int32? {
-        guard count > 0 else { return nil }
-        var m = Int32.min
-        for i in 0..<count { m = max(m, self[i]) }
-        return m
     }
 
     private enum Storage: @unchecked Sendable {  // the pointers point into the immutable mapping they hold

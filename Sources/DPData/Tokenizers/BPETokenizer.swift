@@ -78,20 +78,24 @@ public struct BPETokenizer: Tokenizer {
             }
             if best == Int32.max { break }
             let (a, b) = merges[Int(best)]
-            let made = 256 + best
-            var merged: [Int32] = []
-            merged.reserveCapacity(parts.count)
-            var i = 0
-            while i < parts.count {
-                if i + 1 < parts.count && parts[i] == a && parts[i + 1] == b {
-                    merged.append(made); i += 2
-                } else {
-                    merged.append(parts[i]); i += 1
-                }
-            }
-            parts = merged
+            parts = Self.merge(parts, a, b, into: 256 + best)
         }
         return parts
+    }
+
+    /// `tokens` with every (a, b), scanned left to right, replaced by `made` (so a a a -> made a).
+    static func merge(_ tokens: [Int32], _ a: Int32, _ b: Int32, into made: Int32) -> [Int32] {
+        var merged: [Int32] = []
+        merged.reserveCapacity(tokens.count)
+        var i = 0
+        while i < tokens.count {
+            if i + 1 < tokens.count && tokens[i] == a && tokens[i + 1] == b {
+                merged.append(made); i += 2
+            } else {
+                merged.append(tokens[i]); i += 1
+            }
+        }
+        return merged
     }
 
     public func decode(_ tokens: [Int32]) -> String {

@@ -15,7 +15,8 @@ public struct WordTokenizer: Tokenizer {
     public let words: [String]
     /// The id of `<unk>`, or nil when unseen words are an error (the seed tokenizer).
     public let unknown: Int32?
-    private let ids: [String: Int32]
+    /// UTF-8 of a word -> its id (slices, so that lookups need no copy).
+    private let ids: [ArraySlice<UInt8>: Int32]
 
     public var kind: TokenizerKind { .word }
     public var vocabSize: Int { words.count }
@@ -28,8 +29,8 @@ public struct WordTokenizer: Tokenizer {
     }
 
     private init(vocabulary: [String], unknown: Int32?) {
-        var ids: [String: Int32] = [:]
-        for (i, w) in vocabulary.enumerated() where ids[w] == nil { ids[w] = Int32(i) }
+        var ids: [ArraySlice<UInt8>: Int32] = [:]
+        for (i, w) in vocabulary.enumerated() where ids[Array(w.utf8)[...]] == nil { ids[Array(w.utf8)[...]] = Int32(i) }
         self.words = vocabulary
         self.unknown = unknown
         self.ids = ids
@@ -40,29 +41,31 @@ public struct WordTokenizer: Tokenizer {
         if let n = vocabSize, n < 2 {
             throw DataError.invalidVocabularySize(.word, n, reason: "it needs at least one word and <unk>")
         }
-        var counts: [String: Int] = [:]
-        Self.split(text) { counts[String($0), default: 0] += 1 }
+        let bytes = Array(text.utf8)
+        var counts: [ArraySlice<UInt8>: Int] = [:]
+        Self.split(bytes) { counts[bytes[$0], default: 0] += 1 }
+        // Most frequent first, ties in byte order (= code-point order for UTF-8).
         var ranked = counts.sorted { a, b in
-            a.value != b.value ? a.value > b.value : Array(a.key.unicodeScalars.map(\.value)).lexicographicallyPrecedes(b.key.unicodeScalars.map(\.value))
-        }.map(\.key)
+            a.value != b.value ? a.value > b.value : a.key.lexicographicallyPrecedes(b.key)
+        }.map { String(decoding: $0.key, as: UTF8.self) }
         if let n = vocabSize, ranked.count > n - 1 { ranked.removeLast(ranked.count - (n - 1)) }
         self.init(words: ranked, hasUnknown: true)
     }
 
     public func encode(_ text: String) throws -> [Int32] {
+        let bytes = Array(text.utf8)
         var tokens: [Int32] = []
-        var failure: String?
-        Self.split(text) { piece in
+        tokens.reserveCapacity(bytes.count / 4)
+        var failure: Range<Int>?
+        Self.split(bytes) { piece in
             guard failure == nil else { return }
-            if let id = ids[String(piece)] {
+            if let id = ids[bytes[piece]] ?? unknown {
                 tokens.append(id)
-            } else if let unknown {
-                tokens.append(unknown)
             } else {
-                failure = String(piece)
+                failure = piece
             }
         }
-        if let failure { throw DataError.unknownWord(failure) }
+        if let failure { throw DataError.unknownWord(String(decoding: bytes[failure], as: UTF8.self)) }
         return tokens
     }
 
@@ -97,35 +100,46 @@ public struct WordTokenizer: Tokenizer {
     /// Punctuation written without a space before it.
     private static let closing: Set<String> = [".", ",", "!", "?", ";", ":", ")", "]", "'"]
 
-    /// Calls `body` with each word, punctuation mark and newline of `text`, in order.
-    static func split(_ text: String, _ body: (Substring.UnicodeScalarView) -> Void) {
-        let scalars = text.unicodeScalars
-        var i = scalars.startIndex
-        while i < scalars.endIndex {
-            let s = scalars[i]
+    /// The words, punctuation marks and newlines of `text`, in order.
+    static func pieces(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        var out: [String] = []
+        split(bytes) { out.append(String(decoding: bytes[$0], as: UTF8.self)) }
+        return out
+    }
+
+    /// Calls `body` with the byte range of each word, punctuation mark and newline of `bytes`
+    /// (valid UTF-8), in order. O(n).
+    static func split(_ bytes: [UInt8], _ body: (Range<Int>) -> Void) {
+        func scalar(at p: Int) -> (Unicode.Scalar, Int) {
+            let (value, length) = GPT2PreSplit.decodeScalar(bytes, at: p)
+            return (Unicode.Scalar(value)!, length)
+        }
+        var i = 0
+        while i < bytes.count {
+            let (s, length) = scalar(at: i)
             if isWordScalar(s) {
-                var j = scalars.index(after: i)
-                while j < scalars.endIndex {
-                    if isWordScalar(scalars[j]) {
-                        j = scalars.index(after: j)
-                    } else if scalars[j] == "'", case let k = scalars.index(after: j), k < scalars.endIndex,
-                              isWordScalar(scalars[k]) {
-                        j = k  // an apostrophe inside a word: don't, Tom's
+                var j = i + length
+                while j < bytes.count {
+                    let (next, n) = scalar(at: j)
+                    if isWordScalar(next) {
+                        j += n
+                    } else if next == "'", j + 1 < bytes.count, isWordScalar(scalar(at: j + 1).0) {
+                        j += 1  // an apostrophe inside a word: don't, Tom's
                     } else {
                         break
                     }
                 }
-                body(Substring.UnicodeScalarView(scalars[i..<j]))
+                body(i..<j)
                 i = j
             } else {
-                if s == "\n" || !s.properties.isWhitespace {
-                    body(Substring.UnicodeScalarView(scalars[i...i]))
-                }
-                i = scalars.index(after: i)
+                if s == "\n" || !s.properties.isWhitespace { body(i..<(i + length)) }
+                i += length
             }
         }
     }
 
+    @inline(__always)
     private static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
         if s.isASCII {
             let v = s.value

@@ -60,16 +60,7 @@ struct BPETrainer {
     /// Replaces every (a, b) in chunk c by `made`, recording the change of pair counts.
     private mutating func mergeChunk(_ c: Int, _ a: Int32, _ b: Int32, into made: Int32, deltas: inout [UInt64: Int]) {
         let old = chunks[c]
-        var merged: [Int32] = []
-        merged.reserveCapacity(old.count)
-        var i = 0
-        while i < old.count {
-            if i + 1 < old.count && old[i] == a && old[i + 1] == b {
-                merged.append(made); i += 2
-            } else {
-                merged.append(old[i]); i += 1
-            }
-        }
+        let merged = BPETokenizer.merge(old, a, b, into: made)
         guard merged.count != old.count else { return }  // stale entry: the pair is gone
         let n = chunkCounts[c]
         for i in 0..<(old.count - 1) { deltas[BPETokenizer.key(old[i], old[i + 1]), default: 0] -= n }

@@ -29,15 +29,9 @@ func attentionForward(
 /// In place: row[0...t] = softmax(row[0...t]) (max-subtracted, so stable), row[t+1..<T] = 0.
 @inline(__always)
 private func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, t: Int, T: Int) {
-    var maxValue = -Float.greatestFiniteMagnitude
-    for j in 0...t { maxValue = max(maxValue, row[j]) }
-    var sum: Float = 0
-    for j in 0...t {
-        let e = fastExp(row[j] - maxValue)
-        row[j] = e
-        sum += e
-    }
-    let inv = 1 / sum
+    let maxValue = maximum(row, t + 1)
+    for j in 0...t { row[j] = fastExp(row[j] - maxValue) }
+    let inv = 1 / sum(row, t + 1)
     for j in 0...t { row[j] *= inv }
     for j in (t + 1)..<T { row[j] = 0 }
 }
@@ -69,9 +63,8 @@ func attentionBackward(
             for t in 0..<T {
                 let pRow = p + t * T
                 let dRow = dp + t * T
-                var dot: Float = 0
-                for j in 0...t { dot += pRow[j] * dRow[j] }
-                for j in 0...t { dRow[j] = pRow[j] * (dRow[j] - dot) }
+                let pdp = dot(pRow, dRow, t + 1)
+                for j in 0...t { dRow[j] = pRow[j] * (dRow[j] - pdp) }
                 for j in (t + 1)..<T { dRow[j] = 0 }
             }
             // scores = q·kᵀ·scale, so dq (T,HS) = ds · k · scale and dk (T,HS) = dsᵀ · q · scale.

@@ -9,25 +9,20 @@ func crossEntropyForward(
     probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
     N: Int, V: Int
 ) -> Float {
-    var total = 0.0
+    var loss = 0.0
     for r in 0..<N {
         let x = logits + r * V
         let p = probs + r * V
-        var maxValue = -Float.greatestFiniteMagnitude
-        for j in 0..<V { maxValue = max(maxValue, x[j]) }
-        var sum: Float = 0
-        for j in 0..<V {
-            let e = fastExp(x[j] - maxValue)
-            p[j] = e
-            sum += e
-        }
-        let inv = 1 / sum
+        let maxValue = maximum(x, V)
+        for j in 0..<V { p[j] = fastExp(x[j] - maxValue) }
+        let total = sum(p, V)
+        let inv = 1 / total
         for j in 0..<V { p[j] *= inv }
         // −log softmax = log Σ exp(x − max) + max − x_target: finite even when the target's
         // probability underflows.
-        total += Double(log(sum) + maxValue - x[Int(targets[r])])
+        loss += Double(log(total) + maxValue - x[Int(targets[r])])
     }
-    return Float(total / Double(N))
+    return Float(loss / Double(N))
 }
 
 /// Writes dlogits (N,V) = d(mean loss)/dlogits = (probs − onehot(targets)) / N.

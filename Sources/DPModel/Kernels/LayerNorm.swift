@@ -9,15 +9,8 @@ func layerNormForward(
     let eps: Float = 1e-5
     for n in 0..<N {
         let x = inp + n * C
-        var m: Float = 0
-        for i in 0..<C { m += x[i] }
-        m /= Float(C)
-        var v: Float = 0
-        for i in 0..<C {
-            let d = x[i] - m
-            v += d * d
-        }
-        v /= Float(C)
+        let m = sum(x, C) / Float(C)
+        let v = sumOfSquares(x, minus: m, C) / Float(C)
         let s = 1 / (v + eps).squareRoot()
         let o = out + n * C
         for i in 0..<C { o[i] = (x[i] - m) * s * weight[i] + bias[i] }
@@ -28,35 +21,31 @@ func layerNormForward(
 
 /// Adds the gradients of `layerNormForward`: dinp (N,C) +=, dweight (C) +=, dbias (C) +=,
 /// from dout (N,C), the forward input inp (N,C) and its saved mean and rstd (N).
+/// scratch holds 2·C floats.
 func layerNormBackward(
     dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-    N: Int, C: Int
+    scratch: UnsafeMutablePointer<Float>, N: Int, C: Int
 ) {
+    let xhat = scratch, dnorm = scratch + C
     for n in 0..<N {
         let x = inp + n * C
         let dy = dout + n * C
         let dx = dinp + n * C
         let m = mean[n]
         let s = rstd[n]
-        // The two reductions of the backward pass: mean(w·dy) and mean(w·dy·x̂).
-        var dnormMean: Float = 0
-        var dnormNormMean: Float = 0
         for i in 0..<C {
-            let xhat = (x[i] - m) * s
-            let dnorm = weight[i] * dy[i]
-            dnormMean += dnorm
-            dnormNormMean += dnorm * xhat
+            xhat[i] = (x[i] - m) * s
+            dnorm[i] = weight[i] * dy[i]
         }
-        dnormMean /= Float(C)
-        dnormNormMean /= Float(C)
+        // The two reductions of the backward pass: mean(w·dy) and mean(w·dy·x̂).
+        let dnormMean = sum(dnorm, C) / Float(C)
+        let dnormNormMean = dot(dnorm, xhat, C) / Float(C)
         for i in 0..<C {
-            let xhat = (x[i] - m) * s
-            let dnorm = weight[i] * dy[i]
             dbias[i] += dy[i]
-            dweight[i] += xhat * dy[i]
-            dx[i] += (dnorm - dnormMean - xhat * dnormNormMean) * s
+            dweight[i] += xhat[i] * dy[i]
+            dx[i] += (dnorm[i] - dnormMean - xhat[i] * dnormNormMean) * s
         }
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// AdamW (Loshchilov & Hutter): Adam with bias correction and decoupled weight decay, as in
 /// PyTorch's and llm.c's AdamW:
 ///
@@ -33,26 +31,37 @@ public struct AdamW: Sendable, Equatable {
         precondition(range.lowerBound >= 0 && range.upperBound <= layout.count, "AdamW range outside the layout")
         precondition(parameters.count >= range.upperBound && gradients.count >= range.upperBound
             && m.count >= range.upperBound && v.count >= range.upperBound, "AdamW buffers shorter than the range")
-        let correction1 = Float(1 - pow(Double(beta1), Double(step)))
-        let correction2 = Float(1 - pow(Double(beta2), Double(step)))
-        let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
-        let p = parameters.baseAddress!, g = gradients.baseAddress!
-        let mp = m.baseAddress!, vp = v.baseAddress!
+        let inverseCorrection1 = Float(1 / (1 - portablePower(Double(beta1), step)))
+        let inverseCorrection2 = Float(1 / (1 - portablePower(Double(beta2), step)))
         for spec in layout.tensors {
             let lo = max(spec.offset, range.lowerBound)
             let hi = min(spec.offset + spec.count, range.upperBound)
             guard lo < hi else { continue }
-            let wd = spec.decay ? weightDecay : 0
-            for i in lo..<hi {
-                let gi = g[i]
-                let mi = b1 * mp[i] + (1 - b1) * gi
-                let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                mp[i] = mi
-                vp[i] = vi
-                let mHat = mi / correction1
-                let vHat = vi / correction2
-                p[i] -= lr * (mHat / (vHat.squareRoot() + eps) + wd * p[i])
-            }
+            adamWKernel(
+                parameters.baseAddress! + lo, gradients.baseAddress! + lo, m.baseAddress! + lo, v.baseAddress! + lo,
+                count: hi - lo, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                inverseCorrection1: inverseCorrection1, inverseCorrection2: inverseCorrection2,
+                learningRate: learningRate, weightDecay: spec.decay ? weightDecay : 0)
         }
+    }
+}
+
+/// The AdamW update of `count` contiguous floats with one weight decay: one plain loop, so that
+/// it vectorizes.
+private func adamWKernel(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+    _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+    count: Int, beta1: Float, beta2: Float, epsilon: Float,
+    inverseCorrection1: Float, inverseCorrection2: Float, learningRate: Float, weightDecay: Float
+) {
+    for i in 0..<count {
+        let gi = g[i]
+        let mi = beta1 * m[i] + (1 - beta1) * gi
+        let vi = beta2 * v[i] + (1 - beta2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        let mHat = mi * inverseCorrection1
+        let vHat = vi * inverseCorrection2
+        p[i] -= learningRate * (mHat / (vHat.squareRoot() + epsilon) + weightDecay * p[i])
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The learning rate per optimizer step, nanoGPT's three cases:
 ///  1. linear warmup: rate(s) = maxLR·s/warmupSteps for 1 ≤ s ≤ warmupSteps (peak at s = warmupSteps);
 ///  2. after totalSteps: minLR;
@@ -41,7 +39,7 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         case .cosine:
             if step >= totalSteps { return minLR }
             let progress = Double(step - warmupSteps) / Double(totalSteps - warmupSteps)
-            let coefficient = 0.5 * (1 + cos(Double.pi * progress))
+            let coefficient = 0.5 * (1 + portableCos(Double.pi * progress))   // same bits on every rank
             return Float(Double(minLR) + coefficient * Double(maxLR - minLR))
         }
     }
