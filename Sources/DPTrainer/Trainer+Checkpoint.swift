@@ -100,6 +100,9 @@ extension Trainer {
             if let bad = firstNonFinite(in: model.parameters) {
                 throw NonFiniteError(step: step, loss: .nan, tensor: "the weights (\(bad))")
             }
+            if faults.failCheckpointWrite {
+                throw CheckpointError(.io, path: store.directory.path, "could not be written: injected fault fail-checkpoint-write")
+            }
             let state = CheckpointState(
                 step: step, tokensSeen: tokensSeen, sampler: sampler.state, rng: .init(seed: config.seed),
                 model: model.config, training: config, worldSize: comm.size, data: dataset.summary, dataPath: dataPath,

@@ -3,17 +3,15 @@ import DPModel
 
 extension Trainer {
     /// Compares a hash of the weights across ranks; throws, on every rank, naming the ranks whose
-    /// replica differs from the majority's.
+    /// replica differs from rank 0's (the reference: every replica starts from rank 0's weights).
     func checkReplicasAgree() throws {
         let mine = Int64(bitPattern: weightHash(UnsafeBufferPointer(model.parameters)))
         var all = [Int64](repeating: 0, count: comm.size)
         try [mine].withUnsafeBufferPointer { local in
             try all.withUnsafeMutableBufferPointer { try comm.allGather(local, into: $0) }
         }
-        guard Set(all).count > 1 else { return }
-        let counts = Dictionary(all.map { ($0, 1) }, uniquingKeysWith: +)
-        let majority = counts.max { $0.value < $1.value }!.key
-        let differing = all.indices.filter { all[$0] != majority }
+        let differing = all.indices.filter { all[$0] != all[0] }
+        guard !differing.isEmpty else { return }
         throw ReplicaDivergence(step: step, ranks: differing)
     }
 
@@ -101,6 +99,6 @@ public struct ReplicaDivergence: AgreedError {
     public let step: Int
     public let ranks: [Int]
     public var description: String {
-        "the weights of rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) differ from the other ranks' after step \(step); the replicas diverged, stopping."
+        "the weights of rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) differ from rank 0's after step \(step); the replicas diverged, stopping."
     }
 }

@@ -30,6 +30,8 @@ public final class Trainer {
     public internal(set) var tokensSeen = 0
     /// Training seconds of earlier runs that this one resumed.
     var elapsedBefore = 0.0
+    /// Test-only faults armed by DPTRAIN_FAULT, read once.
+    let faults = (perturbReplica: TestFault.perturbReplica.isArmed(), failCheckpointWrite: TestFault.failCheckpointWrite.isArmed())
     /// The sgemm rate of the whole job, in FLOP/s, measured at start-up (MFU's denominator).
     let peakFLOPS: Double
 
@@ -139,6 +141,7 @@ public final class Trainer {
                 emit(.step(metric))
                 interval = (0, 0)
             }
+            if step == 2 && comm.rank == comm.size - 1 && comm.size > 1 && faults.perturbReplica { model.parameters[0] += 1e-3 }
             if config.debug || step % config.hashEvery == 0 { try checkReplicasAgree() }
             if config.evalEvery > 0 && (step % config.evalEvery == 0 || step == config.steps) {
                 if let valLoss = try evaluate() {
@@ -146,9 +149,11 @@ public final class Trainer {
                     emit(.evaluated(step: step, valLoss: valLoss))
                 }
             }
-            if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || step == last {
+            let signal = try comm.max(Int64(StopSignal.pending))
+            if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || step == last || signal != 0 {
                 try saveCheckpoint(elapsed: elapsedBefore + now() - start)
             }
+            if signal != 0 { throw StoppedBySignal(signal: Int32(signal), step: step) }
         }
         emit(.finished(step: step, seconds: now() - start))
     }

@@ -51,9 +51,12 @@ final class Session {
         do {
             try body(session)
             exit(0)
+        } catch let error as StoppedBySignal {
+            if session.isRoot { printError("dptrain: \(error)") }
+            exit(error.exitStatus)
         } catch let error as AgreedError {
             if session.isRoot { printError("dptrain: error: \(error)") }
-            exit(1)
+            exit(error.exitStatus)
         } catch {
             let prefix = comm.size > 1 ? "dptrain: error on rank \(comm.rank): " : "dptrain: error: "
             if comm.size > 1 { comm.abort(code: 1, message: prefix + "\(error)") }

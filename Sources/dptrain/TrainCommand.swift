@@ -33,6 +33,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        StopSignal.install()
         Session.run(runtime) { session in
             let comm = session.comm
             session.warnIfSlowKernel()

@@ -97,3 +97,112 @@ public enum Run {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
+
+/// A child process running in the background, for tests that signal or kill it mid-run.
+///
+/// Started with posix_spawn and an empty signal mask: the test runner's worker threads block
+/// signals such as SIGUSR1, and a child spawned from one (as Foundation's Process does) would
+/// inherit that mask, so mpirun would never see the signals a test sends it.
+public final class RunningProcess: @unchecked Sendable {
+    public let processIdentifier: pid_t
+    private let scratch: URL
+    private let start = Date()
+    private var exitStatus: Int32?
+
+    /// Starts `mpirun -n ranks --oversubscribe executable arguments…` in the background.
+    public init(mpirun ranks: Int, _ executable: String, _ arguments: [String]) throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-bg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let mpirun = Run.which("mpirun") ?? "/usr/bin/mpirun"
+        let argv = [mpirun, "-n", String(ranks), "--oversubscribe", "--bind-to", "none", executable] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") || key.hasPrefix("PMI_") {
+            env[key] = nil
+        }
+        if getuid() == 0 {
+            env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+            env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, scratch.appendingPathComponent("stdout").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, scratch.appendingPathComponent("stderr").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, mpirun, &actions, &attributes, cArgs, cEnv)
+        guard code == 0 else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EINVAL) }
+        processIdentifier = pid
+    }
+
+    deinit {
+        if exitStatus == nil {
+            kill(processIdentifier, SIGKILL)
+            _ = reap(blocking: true)
+        }
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    public var stdout: String { (try? String(contentsOf: scratch.appendingPathComponent("stdout"), encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: scratch.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { reap(blocking: false) == nil }
+
+    /// Waits until standard output satisfies `condition`; false on timeout or exit.
+    public func waitForOutput(timeout: Double = 60, _ condition: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(stdout) { return true }
+            if !isRunning { return condition(stdout) }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
+    /// The process ids of the ranks: mpirun's children.
+    public var rankProcessIDs: [Int32] {
+        let children = (try? String(contentsOfFile: "/proc/\(processIdentifier)/task/\(processIdentifier)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Waits for the exit (killing the process after `timeout`) and returns the result.
+    public func wait(timeout: Double = 60) -> RunResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while isRunning {
+            if Date() > deadline {
+                timedOut = true
+                kill(processIdentifier, SIGKILL)
+                _ = reap(blocking: true)
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return RunResult(status: exitStatus ?? -1, stdout: stdout, stderr: stderr,
+                         seconds: Date().timeIntervalSince(start), timedOut: timedOut)
+    }
+
+    /// Collects the exit status once the process has ended; nil while it runs.
+    private func reap(blocking: Bool) -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        guard waitpid(processIdentifier, &status, blocking ? 0 : WNOHANG) == processIdentifier else { return nil }
+        // WIFEXITED / WEXITSTATUS / WTERMSIG by hand: Glibc's macros are not imported.
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        return exitStatus
+    }
+}

@@ -13,10 +13,17 @@ import Darwin
 ///   temporary directory behind. Tests use it to show that such a crash leaves LATEST naming a
 ///   complete checkpoint and that the next save removes the stale temporary directory.
 ///
+/// - `DPTRAIN_FAULT=perturb-replica`: after step 2 the highest rank adds 1e-3 to its first
+///   weight, so that the replicas drift apart; the cross-rank weight check must catch it.
+/// - `DPTRAIN_FAULT=fail-checkpoint-write`: a checkpoint save fails with an I/O error before it
+///   writes anything, as a full disk would; the run must stop with the previous checkpoint intact.
+///
 /// A fault is armed only when the variable equals its name exactly (`isArmed(in:)`); any other
 /// value, including case or whitespace variants, is ignored, so it cannot go off by accident.
 public enum TestFault: String, CaseIterable, Sendable {
     case crashInCheckpoint = "crash-in-checkpoint"
+    case perturbReplica = "perturb-replica"
+    case failCheckpointWrite = "fail-checkpoint-write"
 
     /// The environment variable that arms a fault.
     public static let environmentVariable = "DPTRAIN_FAULT"
