@@ -115,6 +115,24 @@ private func trainScalars(_ step: Int) -> [(tag: String, value: Float)] {
         }
     }
 
+    @Test func stepMetricsAndEvaluationsUseTheDesignTags() throws {
+        let folder = scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let writer = try TensorBoardWriter(directory: folder, hostname: "h")
+        let metrics = StepMetrics(
+            step: 200, loss: 2.25, lr: 6e-4, gradNorm: 0.75, tokens: 819_200, tokensPerSecond: 4096.5, mfu: 0.125,
+            elapsedSeconds: 180, millisecondsPerStep: 900, phases: PhaseTimes())
+        try writer.add(metrics, wallTime: 10)
+        try writer.addEvaluation(step: 200, valLoss: 2.5, wallTime: 11)
+        let events = try TensorBoardEvents.read(writer.url)
+        try #require(events.count == 3)
+        #expect(events[1].step == 200 && events[1].wallTime == 10)
+        #expect(events[1].scalars.map(\.tag) == ["train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "train/mfu"])
+        #expect(events[1].scalars.map(\.value) == [2.25, Float(6e-4), 0.75, 4096.5, 0.125], "each figure rounded to float")
+        #expect(events[2].step == 200 && events[2].wallTime == 11)
+        #expect(events[2].scalars.map(\.tag) == ["val/loss"] && events[2].scalars.map(\.value) == [2.5])
+    }
+
     @Test func negativeAndNonFiniteValuesRoundTrip() throws {
         let folder = scratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
