@@ -15,7 +15,7 @@ struct Plot: ParsableCommand {
     @Argument(help: "The run's output folder (the --out of dptrain train).")
     var out: String
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "The SVG file to write. Default: OUT/loss.svg.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The SVG file to write. Default: OUT/loss.svg.", valueName: "file.svg"))
     var output: String?
 
     func run() throws {
