@@ -27,18 +27,18 @@ struct Plot: ParsableCommand {
                 throw PlotFailure("the run folder \(out) does not exist")
             }
             guard isDirectory.boolValue else { throw PlotFailure("\(out) is not a folder") }
-            let history = try MetricsHistory(contentsOf: folder.appendingPathComponent("metrics.jsonl"))
-            guard !history.isEmpty else {
+            let series = try MetricsSeries(contentsOf: folder.appendingPathComponent("metrics.jsonl"))
+            guard !series.isEmpty else {
                 throw PlotFailure("\(folder.appendingPathComponent("metrics.jsonl").path) holds no metrics yet")
             }
-            let svg = LossPlot.svg(history, title: "dptrain: \(folder.standardizedFileURL.lastPathComponent)")
+            let svg = LossPlot.svg(series, title: "dptrain: \(folder.standardizedFileURL.lastPathComponent)")
             do {
                 try Data(svg.utf8).write(to: destination, options: .atomic)
             } catch {
                 throw PlotFailure("cannot write \(destination.path): \(error.localizedDescription)")
             }
-            print("dptrain plot: wrote \(destination.path) (\(history.train.count) logged steps, "
-                + "\(history.validation.count) evaluation\(history.validation.count == 1 ? "" : "s"))")
+            print("dptrain plot: wrote \(destination.path) (\(series.train.count) logged steps, "
+                + "\(series.validation.count) evaluation\(series.validation.count == 1 ? "" : "s"))")
         } catch {
             printError("dptrain: error: \(error)")
             throw ExitCode.failure

@@ -13,7 +13,7 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
     }
 }
 
-@Suite struct MetricsHistoryTests {
+@Suite struct MetricsSeriesTests {
     @Test func readsTrainAndValLinesSortedBySteps() throws {
         let text = """
             {"elapsed_s":1.5,"grad_norm":0.9,"loss":4.25,"lr":0.0003,"mfu":0.01,"step":1,"tokens":512,"tokens_per_s":341.3}
@@ -23,8 +23,8 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
             {"step":2,"val_loss":4.1}
             {"step":1,"val_loss":4.4}
             """
-        let history = try MetricsHistory(jsonLines: text, name: "m.jsonl")
-        let crlf = try MetricsHistory(jsonLines: text.replacingOccurrences(of: "\n", with: "\r\n"), name: "m.jsonl")
+        let history = try MetricsSeries(jsonLines: text, name: "m.jsonl")
+        let crlf = try MetricsSeries(jsonLines: text.replacingOccurrences(of: "\n", with: "\r\n"), name: "m.jsonl")
         #expect(crlf == history, "CRLF line ends read the same")
         #expect(history.train == [
             .init(step: 1, loss: 4.25, tokensPerSecond: 341.3),
@@ -48,14 +48,14 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
     @Test(arguments: badLines)
     func aBadLineIsNamed(line: String, complaint: String) throws {
         let text = #"{"step":1,"loss":2}"# + "\n" + line + "\n"
-        let error = try #require(throws: MetricsFileError.self) { try MetricsHistory(jsonLines: text, name: "run/metrics.jsonl") }
+        let error = try #require(throws: MetricsFileError.self) { try MetricsSeries(jsonLines: text, name: "run/metrics.jsonl") }
         #expect(error.line == 2)
         #expect(error.description == "run/metrics.jsonl line 2 " + complaint)
     }
 
     @Test func aMissingFileSaysSo() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-absent-\(UUID().uuidString)/metrics.jsonl")
-        let error = try #require(throws: MetricsFileError.self) { try MetricsHistory(contentsOf: url) }
+        let error = try #require(throws: MetricsFileError.self) { try MetricsSeries(contentsOf: url) }
         #expect(error.description.hasPrefix(url.path + " does not exist"))
     }
 }
@@ -94,12 +94,12 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
 }
 
 @Suite struct LossPlotTests {
-    static let history = MetricsHistory(
+    static let series = MetricsSeries(
         train: (1...200).map { .init(step: $0, loss: 4 * exp(-Double($0) / 60) + 1.5, tokensPerSecond: 900 + Double($0 % 7)) },
         validation: stride(from: 25, through: 200, by: 25).map { .init(step: $0, loss: 4 * exp(-Double($0) / 60) + 1.7) })
 
     @Test func bothLossSeriesAreDrawnInsideTheLossPanel() throws {
-        let svg = LossPlot.svg(Self.history, title: "run")
+        let svg = LossPlot.svg(Self.series, title: "run")
         let train = try #require(polylinePoints(svg, id: "train-loss"))
         let val = try #require(polylinePoints(svg, id: "val-loss"))
         let rate = try #require(polylinePoints(svg, id: "tokens-per-s"))
@@ -118,13 +118,13 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
     }
 
     @Test func theTitleIsEscaped() {
-        let svg = LossPlot.svg(Self.history, title: "a<b & \"c\"")
+        let svg = LossPlot.svg(Self.series, title: "a<b & \"c\"")
         #expect(svg.contains(">a&lt;b &amp; &quot;c&quot;</text>"))
         #expect(!svg.contains("a<b"))
     }
 
     @Test func aRunWithoutEvaluationsOrRatesStillPlots() throws {
-        let history = MetricsHistory(train: [.init(step: 5, loss: 3, tokensPerSecond: nil)], validation: [])
+        let history = MetricsSeries(train: [.init(step: 5, loss: 3, tokensPerSecond: nil)], validation: [])
         let svg = LossPlot.svg(history, title: "t")
         #expect(try #require(polylinePoints(svg, id: "train-loss")).count == 1)
         #expect(try #require(polylinePoints(svg, id: "val-loss")).isEmpty)
@@ -133,7 +133,7 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
     }
 
     @Test func longRunsGetASmoothedTrainLineThatFollowsTheMean() throws {
-        let points = (1...400).map { MetricsHistory.TrainPoint(step: $0, loss: 2 + ($0 % 2 == 0 ? 0.3 : -0.3), tokensPerSecond: nil) }
+        let points = (1...400).map { MetricsSeries.TrainPoint(step: $0, loss: 2 + ($0 % 2 == 0 ? 0.3 : -0.3), tokensPerSecond: nil) }
         let smoothed = try #require(LossPlot.smoothedTrainLoss(points))
         #expect(smoothed.count == 400)
         #expect(abs(smoothed[0] - 1.7) < 1e-12, "debiased: the first average is the first value")
@@ -143,8 +143,8 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
         }
         #expect(LossPlot.smoothedTrainLoss(Array(points.prefix(LossPlot.smoothingFrom - 1))) == nil)
 
-        let svg = LossPlot.svg(MetricsHistory(train: points, validation: []), title: "t")
+        let svg = LossPlot.svg(MetricsSeries(train: points, validation: []), title: "t")
         #expect(try #require(polylinePoints(svg, id: "train-loss-smoothed")).count == 400)
-        #expect(polylinePoints(LossPlot.svg(Self.history, title: "t"), id: "train-loss-smoothed")?.count == 200)
+        #expect(polylinePoints(LossPlot.svg(Self.series, title: "t"), id: "train-loss-smoothed")?.count == 200)
     }
 }

@@ -19,10 +19,10 @@ public enum LossPlot {
     static let trainColor = "#1f77b4", valColor = "#d62728", rateColor = "#2ca02c"
 
     /// The SVG text of the plot; `title` (e.g. the run's folder) is shown on top.
-    public static func svg(_ history: MetricsHistory, title: String) -> String {
-        let steps = history.train.map { Double($0.step) } + history.validation.map { Double($0.step) }
-        let losses = history.train.map(\.loss) + history.validation.map(\.loss)
-        let rates = history.train.compactMap { point in point.tokensPerSecond.map { (point.step, $0) } }
+    public static func svg(_ series: MetricsSeries, title: String) -> String {
+        let steps = series.train.map { Double($0.step) } + series.validation.map { Double($0.step) }
+        let losses = series.train.map(\.loss) + series.validation.map(\.loss)
+        let rates = series.train.compactMap { point in point.tokensPerSecond.map { (point.step, $0) } }
 
         let x = PlotScale(covering: steps, pixels: (left, right), ticks: 8)
         let lossY = PlotScale(roundingOut: losses, fromZero: false, pixels: (lossBottom, lossTop), ticks: 6)
@@ -38,21 +38,21 @@ public enum LossPlot {
 
             """
         svg += axes(x: x, y: lossY, top: lossTop, bottom: lossBottom, yTitle: "loss", xTitle: nil)
-        let smoothed = smoothedTrainLoss(history.train)
-        svg += polyline(id: "train-loss", history.train.map { (x(Double($0.step)), lossY($0.loss)) },
+        let smoothed = smoothedTrainLoss(series.train)
+        svg += polyline(id: "train-loss", series.train.map { (x(Double($0.step)), lossY($0.loss)) },
                         color: trainColor, width: smoothed == nil ? 1.5 : 1, opacity: smoothed == nil ? 1 : 0.35)
         if let smoothed {
-            svg += polyline(id: "train-loss-smoothed", zip(history.train, smoothed).map { (x(Double($0.step)), lossY($1)) },
+            svg += polyline(id: "train-loss-smoothed", zip(series.train, smoothed).map { (x(Double($0.step)), lossY($1)) },
                             color: trainColor, width: 2)
         }
-        svg += polyline(id: "val-loss", history.validation.map { (x(Double($0.step)), lossY($0.loss)) },
+        svg += polyline(id: "val-loss", series.validation.map { (x(Double($0.step)), lossY($0.loss)) },
                         color: valColor, width: 2)
         svg += "<g id=\"val-loss-points\" fill=\"\(valColor)\">\n"
-        for point in history.validation where point.loss.isFinite {
+        for point in series.validation where point.loss.isFinite {
             svg += "<circle cx=\"\(px(x(Double(point.step))))\" cy=\"\(px(lossY(point.loss)))\" r=\"3\"/>\n"
         }
         svg += "</g>\n"
-        svg += legend(history)
+        svg += legend(series)
 
         svg += axes(x: x, y: rateY, top: rateTop, bottom: rateBottom, yTitle: "tokens/s", xTitle: "step")
         if rates.isEmpty {
@@ -107,7 +107,7 @@ public enum LossPlot {
 
     /// TensorBoard's smoothing: an exponential moving average of the finite losses, debiased so
     /// the first points are not pulled towards 0; nil for short runs.
-    static func smoothedTrainLoss(_ train: [MetricsHistory.TrainPoint]) -> [Double]? {
+    static func smoothedTrainLoss(_ train: [MetricsSeries.TrainPoint]) -> [Double]? {
         guard train.count >= smoothingFrom else { return nil }
         var average = 0.0, weight = 1.0
         return train.map { point in
@@ -119,14 +119,14 @@ public enum LossPlot {
     }
 
     /// The legend, top right of the loss panel: a sample of each line and its last logged value.
-    private static func legend(_ history: MetricsHistory) -> String {
+    private static func legend(_ series: MetricsSeries) -> String {
         func last(_ step: Int?, _ loss: Double?) -> String {
             guard let step, let loss else { return "none logged" }
             return String(format: "%.4f", loss) + " at step \(step)"
         }
         let rows = [
-            ("train loss", last(history.train.last?.step, history.train.last?.loss), trainColor, false),
-            ("val loss", last(history.validation.last?.step, history.validation.last?.loss), valColor, true),
+            ("train loss", last(series.train.last?.step, series.train.last?.loss), trainColor, false),
+            ("val loss", last(series.validation.last?.step, series.validation.last?.loss), valColor, true),
         ]
         let boxWidth = 250.0, rowHeight = 20.0
         let x0 = right - boxWidth - 10, y0 = lossTop + 10

@@ -6,7 +6,7 @@ import Foundation
 /// Lines are `{"step":N,"loss":…,"lr":…,"grad_norm":…,"tokens":…,"tokens_per_s":…,"mfu":…,"elapsed_s":…}`
 /// (a training step) or `{"step":N,"val_loss":…}` (an evaluation). Only "step" and "loss" or
 /// "val_loss" are required, so logs with fewer or more fields plot too.
-public struct MetricsHistory: Sendable, Equatable {
+public struct MetricsSeries: Sendable, Equatable {
     public struct TrainPoint: Sendable, Equatable {
         public var step: Int
         public var loss: Double
