@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "DPModelTests", dependencies: ["DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
         // End to end: the dptrain executable alone and under mpirun.
-        .testTarget(name: "CLITests", dependencies: ["DPTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer"]),
         .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -102,7 +102,7 @@ extension Trainer {
             }
             let state = CheckpointState(
                 step: step, tokensSeen: tokensSeen, sampler: sampler.state, rng: .init(seed: config.seed),
-                model: model.config, training: config, worldSize: comm.size, data: dataset.summary,
+                model: model.config, training: config, worldSize: comm.size, data: dataset.summary, dataPath: dataPath,
                 elapsedSeconds: elapsed)
             let files = [
                 Restore.modelFile: encodeModel(),

@@ -13,6 +13,8 @@ public final class Trainer {
     public let model: Model
     public let config: TrainingConfig
     let dataset: Dataset
+    /// `--data` as given (nil: built-in data), recorded in checkpoints for `--resume`.
+    let dataPath: String?
     let out: URL
     let emit: (TrainerEvent) -> Void
 
@@ -24,10 +26,10 @@ public final class Trainer {
     let metrics: MetricsLog?
 
     /// Optimizer updates done so far ("step N" = after N updates).
-    private(set) var step = 0
-    private(set) var tokensSeen = 0
+    public internal(set) var step = 0
+    public internal(set) var tokensSeen = 0
     /// Training seconds of earlier runs that this one resumed.
-    private var elapsedBefore = 0.0
+    var elapsedBefore = 0.0
     /// The sgemm rate of the whole job, in FLOP/s, measured at start-up (MFU's denominator).
     let peakFLOPS: Double
 
@@ -44,9 +46,10 @@ public final class Trainer {
     ///   - restore: a checkpoint to continue from (from `Checkpoint.restore`), or nil for a new run.
     public init(
         comm: any Communicator, model modelConfig: ModelConfig, training: TrainingConfig, dataset: Dataset,
-        out: URL, restore: Restore?, emit: @escaping (TrainerEvent) -> Void
+        out: URL, restore: Restore?, dataPath: String?, emit: @escaping (TrainerEvent) -> Void
     ) throws {
         self.comm = comm
+        self.dataPath = dataPath
         self.config = training
         self.dataset = dataset
         self.out = out
@@ -105,8 +108,11 @@ public final class Trainer {
         optimizer.deallocate()
     }
 
-    /// Trains from the current step to `config.steps`, evaluating, logging and checkpointing on the way.
-    public func run() throws {
+    /// Trains from the current step to `config.steps` (or to `stopAt`, as a preempted job would
+    /// stop: with a checkpoint, so that `--resume` continues exactly), evaluating, logging and
+    /// checkpointing on the way.
+    public func run(stopAt: Int? = nil) throws {
+        let last = min(config.steps, stopAt ?? config.steps)
         try emit(.started(banner()))
         if config.debug && step == 0 { try gradientSpotCheck() }
         if step >= config.steps {
@@ -114,13 +120,13 @@ public final class Trainer {
         }
         let start = now()
         var interval = (steps: 0, seconds: 0.0)
-        while step < config.steps {
+        while step < last {
             let stepStart = now()
             let result = try trainStep()
             interval.steps += 1
             interval.seconds += now() - stepStart
 
-            if step % config.logEvery == 0 || step == config.steps {
+            if step % config.logEvery == 0 || step == last {
                 let secondsPerStep = interval.seconds / Double(interval.steps)
                 let tokensPerSecond = Double(tokensPerStep) / secondsPerStep
                 let metric = StepMetrics(
@@ -140,7 +146,7 @@ public final class Trainer {
                     emit(.evaluated(step: step, valLoss: valLoss))
                 }
             }
-            if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || step == config.steps {
+            if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || step == last {
                 try saveCheckpoint(elapsed: elapsedBefore + now() - start)
             }
         }
@@ -210,7 +216,7 @@ public final class Trainer {
         }
         let c = model.config
         return Banner(
-            worldSize: comm.size, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
+            worldSize: comm.size, mpi: comm.libraryVersion, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
             threadsPerRank: BLAS.threads, blasKernel: BLAS.coreName, parameters: model.layout.count,
             tokensPerStep: tokensPerStep, data: dataset.summary, tokenizer: "\(dataset.tokenizer.kind.rawValue) (\(dataset.tokenizer.vocabSize) tokens)",
             model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, loss over \(c.loss == .all ? "all positions" : "the last position")",

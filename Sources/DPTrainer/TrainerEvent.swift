@@ -22,6 +22,8 @@ public enum TrainerEvent: Sendable {
 /// The job as the banner shows it.
 public struct Banner: Sendable {
     public var worldSize: Int
+    /// The MPI library, or "none (single process)".
+    public var mpi: String
     /// "host: N ranks" for every host, in rank order of first appearance.
     public var hosts: [String]
     public var threadsPerRank: Int

@@ -94,6 +94,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         self.hashEvery = hashEvery
     }
 
+    /// The seed example's training: plain SGD (`W = W − lr·grad`) at a constant rate.
+    public static var seedDefaults: TrainingConfig {
+        TrainingConfig(
+            batch: 4, steps: 300, optimizer: .sgd, learningRate: 0.5, minLearningRate: 0.5, warmup: 0,
+            schedule: .constant, weightDecay: 0, clip: 0, evalEvery: 50, evalBatches: 1, checkpointEvery: 100)
+    }
+
     /// Throws a `ConfigError` naming the option and the allowed values for the first bad setting.
     public func validate() throws {
         func require(_ ok: Bool, _ message: @autoclosure () -> String) throws {

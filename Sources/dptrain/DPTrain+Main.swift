@@ -10,11 +10,25 @@ extension DPTrain {
         let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy
             .compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(normalizingResume(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             if rank == 0 { exit(withError: error) }
             Foundation.exit(exitCode(for: error).rawValue)
         }
+    }
+
+    /// `--resume` takes an optional path: alone (last, or before another option) it stands for
+    /// OUT's latest checkpoint, which the parser sees as `--resume @latest`.
+    static func normalizingResume(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        for (index, argument) in arguments.enumerated() {
+            result.append(argument)
+            if argument == "--resume" {
+                let next = arguments.indices.contains(index + 1) ? arguments[index + 1] : nil
+                if next == nil || next!.hasPrefix("-") { result.append(OutputOptions.latest) }
+            }
+        }
+        return result
     }
 }

@@ -1,0 +1,96 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Dataset {
+    /// Bump when the tokenizers or the file layout change, so that old caches are not reused.
+    static let cacheFormat = 1
+
+    /// Tokenizes `text` into a cache folder under `cacheDirectory` (unless it is there already) and
+    /// maps it. The folder's name holds a hash of the text and of every setting that changes the
+    /// tokens.
+    static func loadCached(text: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
+                           valFraction: Double, cacheDirectory: URL) throws -> Dataset {
+        try checkValFraction(valFraction)
+        let effectiveVocab: Int? = switch kind {
+        case .char, .byte: nil
+        case .word: vocabSize
+        case .bpe: vocabSize ?? Tokenizers.defaultBPEVocabSize
+        }
+        var hash = FNV1a64()
+        hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
+        hash.add(Array(text.utf8))
+        let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")-\(hash.hex)"
+        let final = cacheDirectory.appendingPathComponent(folder)
+
+        if !FileManager.default.fileExists(atPath: final.appendingPathComponent("tokenizer.json").path) {
+            let temporary = cacheDirectory.appendingPathComponent(".\(folder).tmp-\(getpid())-\(UUID().uuidString)")
+            do {
+                try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+            } catch {
+                throw DataError.io(path: temporary.path, reason: "cannot create the cache folder (\(error.localizedDescription))")
+            }
+            defer { try? FileManager.default.removeItem(at: temporary) }
+            let prepared = try PreparedText(text: text, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction)
+            try prepared.write(to: temporary)
+            if rename(temporary.path, final.path) != 0 {
+                let reason = String(cString: strerror(errno))
+                // Another rank on this host finished first: its files are the same; use them.
+                guard FileManager.default.fileExists(atPath: final.appendingPathComponent("tokenizer.json").path) else {
+                    throw DataError.io(path: final.path, reason: "cannot move the tokenized cache into place (\(reason))")
+                }
+            }
+        }
+        let loaded = try loadDirectory(final, expecting: kind, vocabSize: nil)
+        return Dataset(train: loaded.train, val: loaded.val, tokenizer: loaded.tokenizer, source: name)
+    }
+
+    static func checkValFraction(_ f: Double) throws {
+        guard f >= 0 && f < 1 else {
+            throw DataError.invalidArgument("The validation fraction must be at least 0 and below 1; got \(f).")
+        }
+    }
+
+    /// A file-name-safe version of `s`.
+    private static func sanitized(_ s: String) -> String {
+        let kept = s.unicodeScalars.map { c -> Character in
+            c.isASCII && (CharacterSet.alphanumerics.contains(c) || c == "-" || c == "_" || c == ".") ? Character(c) : "_"
+        }
+        let name = String(kept.prefix(40))
+        return name.isEmpty || name.hasPrefix(".") ? "text" + name : name
+    }
+}
+
+/// Reads `url` as UTF-8 text, with errors that name the file.
+func readText(_ url: URL) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        throw DataError.io(path: url.path, reason: "no such file")
+    }
+    guard !isDirectory.boolValue else { throw DataError.io(path: url.path, reason: "is a directory, not a text file") }
+    let data: Data
+    do {
+        data = try Data(contentsOf: url)
+    } catch {
+        throw DataError.io(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+    }
+    guard let text = String(data: data, encoding: .utf8) else { throw DataError.notUTF8(path: url.path) }
+    return text
+}
+
+/// FNV-1a, 64-bit: a cache key, not a security hash (the cache is the user's own).
+struct FNV1a64 {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func add(_ bytes: [UInt8]) {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    }
+
+    var hex: String {
+        let s = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

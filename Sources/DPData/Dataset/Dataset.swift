@@ -1,0 +1,97 @@
+import Foundation
+
+/// The train and validation tokens of a run, with the tokenizer that made them.
+public struct Dataset: Sendable {
+    public let train: TokenSequence
+    public let val: TokenSequence
+    public let tokenizer: any Tokenizer
+    /// One line for the log, e.g. "tinyshakespeare.txt, char tokenizer, 65 tokens, 1,003,854 train / 111,540 val".
+    public let summary: String
+
+    public init(train: TokenSequence, val: TokenSequence, tokenizer: any Tokenizer, source: String) {
+        self.train = train
+        self.val = val
+        self.tokenizer = tokenizer
+        self.summary = "\(source), \(tokenizer.kind.rawValue) tokenizer, \(formatCount(tokenizer.vocabSize)) tokens, "
+            + "\(formatCount(train.count)) train / \(formatCount(val.count)) val"
+    }
+
+    /// The data of a run.
+    ///
+    /// - `path` nil: the built-in corpus (`BuiltinCorpus`), tokenized and cached like a text file.
+    /// - a directory: its train.bin, val.bin and tokenizer.json (as `dptrain prepare` writes them);
+    ///   `tokenizer` and `vocabSize`, when given, must agree with its tokenizer.json.
+    /// - a text file: tokenized with `tokenizer` (default char, trained on the whole file), split
+    ///   into the first 1 - valFraction and the last valFraction of the tokens, and cached under
+    ///   `cacheDirectory` in a folder named by a hash of the file's bytes and the settings, so a
+    ///   second run maps the cached files at once. Every rank may call this: the result is
+    ///   deterministic, and concurrent callers on one host each write a private temporary folder
+    ///   and rename it into place (the loser of the race uses the winner's).
+    public static func load(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
+                            cacheDirectory: URL) throws -> Dataset {
+        guard let path else {
+            return try loadCached(text: BuiltinCorpus.text(), name: BuiltinCorpus.name, stem: "builtin",
+                                  kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+                                  cacheDirectory: cacheDirectory)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError.io(path: path, reason: "no such file or directory")
+        }
+        let url = URL(fileURLWithPath: path)
+        if isDirectory.boolValue {
+            return try loadDirectory(url, expecting: tokenizer, vocabSize: vocabSize)
+        }
+        let text = try readText(url)
+        return try loadCached(text: text, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
+                              kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+                              cacheDirectory: cacheDirectory)
+    }
+
+    /// The seed example's data: "hello world welcome good" over and over with `Tokenizers.seed`,
+    /// so that with context T = 2 the windows at offsets 2k read "hello world -> welcome" and
+    /// "welcome good -> hello". 400 train and 48 val tokens (both multiples of 4, so every
+    /// window of both splits starts on "hello" or "welcome").
+    public static func seedExample() -> Dataset {
+        let sentence: [Int32] = [0, 1, 3, 2]  // hello world welcome good, in Tokenizers.seed's ids
+        let stream = { (repeats: Int) in TokenSequence(Array([[Int32]](repeating: sentence, count: repeats).joined())) }
+        return Dataset(train: stream(100), val: stream(12), tokenizer: Tokenizers.seed, source: "seed example")
+    }
+
+    /// Reads a prepared directory: tokenizer.json, then train.bin and val.bin validated against it.
+    static func loadDirectory(_ dir: URL, expecting kind: TokenizerKind?, vocabSize: Int?) throws -> Dataset {
+        let jsonURL = dir.appendingPathComponent("tokenizer.json")
+        let json: Data
+        do {
+            json = try Data(contentsOf: jsonURL)
+        } catch {
+            throw DataError.io(path: jsonURL.path, reason: "cannot be read; a data directory needs train.bin, val.bin and tokenizer.json as `dptrain prepare` writes them")
+        }
+        let tokenizer: any Tokenizer
+        do {
+            tokenizer = try Tokenizers.load(json: json)
+        } catch let error as DataError {
+            throw DataError.io(path: jsonURL.path, reason: error.description.trimmingCharacters(in: ["."]))
+        }
+        if let kind, kind != tokenizer.kind {
+            throw DataError.invalidArgument("\(dir.path) was prepared with the \(tokenizer.kind.rawValue) tokenizer, not \(kind.rawValue); drop --tokenizer or prepare it again.")
+        }
+        if let vocabSize, vocabSize != tokenizer.vocabSize, tokenizer.kind == .bpe || tokenizer.kind == .word {
+            throw DataError.invalidArgument("\(dir.path) has a vocabulary of \(tokenizer.vocabSize) tokens, not \(vocabSize); drop --vocab-size or prepare it again.")
+        }
+        let train = try TokenFile.read(dir.appendingPathComponent("train.bin"), vocabSize: tokenizer.vocabSize)
+        let val = try TokenFile.read(dir.appendingPathComponent("val.bin"), vocabSize: tokenizer.vocabSize)
+        return Dataset(train: train, val: val, tokenizer: tokenizer, source: dir.lastPathComponent)
+    }
+}
+
+/// 1003854 -> "1,003,854".
+func formatCount(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return n < 0 ? "-" + out : out
+}

@@ -1,0 +1,34 @@
+/// Sequential, non-overlapping windows of T+1 tokens over the validation split, sharded across
+/// ranks: global batch i is windows i·W·B ..< (i+1)·W·B (window k starts at token k·T), and rank
+/// r reads the r-th block of B of them. That is the sequential sampler's batch i, without wrapping.
+public struct EvalReader: Sendable {
+    public let tokens: TokenSequence
+    public let batch: Int, context: Int, rank: Int, worldSize: Int
+
+    public init(tokens: TokenSequence, batch: Int, context: Int, rank: Int, worldSize: Int) {
+        precondition(batch >= 1 && context >= 1 && worldSize >= 1 && (0..<worldSize).contains(rank),
+                     "EvalReader needs batch >= 1, context >= 1 and 0 <= rank < world size")
+        self.tokens = tokens
+        self.batch = batch
+        self.context = context
+        self.rank = rank
+        self.worldSize = worldSize
+    }
+
+    /// Global batches available (each W·B rows); 0 when the split is shorter than one.
+    public var batchCount: Int {
+        let windows = tokens.count > context ? (tokens.count - 1) / context : 0
+        return windows / (worldSize * batch)
+    }
+
+    /// Fills this rank's B·T inputs and targets of global batch `index` (0 <= index < batchCount).
+    public func batch(_ index: Int, tokens inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) {
+        precondition(index >= 0 && index < batchCount, "eval batch \(index) outside 0..<\(batchCount)")
+        let (B, T) = (batch, context)
+        let start = (index * worldSize + rank) * B * T
+        for b in 0..<B {
+            tokens.copy(from: start + b * T, count: T, to: inputs + b * T)
+            tokens.copy(from: start + b * T + 1, count: T, to: targets + b * T)
+        }
+    }
+}

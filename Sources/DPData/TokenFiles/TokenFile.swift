@@ -1,0 +1,73 @@
+import Foundation
+
+/// llm.c's token file: a header of 256 little-endian int32 — magic 20240520, version (1: uint16
+/// tokens, 2: uint32 tokens), token count, then zeros — followed by the tokens, little-endian.
+public enum TokenFile {
+    public static let magic: Int32 = 20240520
+    public static let headerBytes = 256 * 4
+    /// Vocabularies up to this size fit version 1 (uint16 tokens).
+    public static let maxVersion1VocabSize = 65_535
+
+    /// Writes `tokens` as version 1 when `vocabSize` <= 65,535, else version 2. Every token must be
+    /// in 0..<vocabSize. The file is written to a temporary name and renamed into place.
+    public static func write(_ tokens: [Int32], vocabSize: Int, to url: URL) throws {
+        guard vocabSize > 0 else { throw DataError.invalidArgument("A token file needs a vocabulary size above 0.") }
+        guard tokens.count <= Int(Int32.max) else {
+            throw DataError.invalidArgument("\(tokens.count) tokens do not fit one llm.c token file (at most \(Int32.max)).")
+        }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= vocabSize {
+            throw DataError.tokenFile(path: url.path, problem: .tokenOutOfRange(index: i, token: Int64(t), vocabSize: vocabSize))
+        }
+        let wide = vocabSize > maxVersion1VocabSize
+        var data = Data(capacity: headerBytes + tokens.count * (wide ? 4 : 2))
+        var header = [Int32](repeating: 0, count: 256)
+        header[0] = magic
+        header[1] = wide ? 2 : 1
+        header[2] = Int32(tokens.count)
+        header.withUnsafeBytes { raw in
+            for v in raw.bindMemory(to: Int32.self) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+        }
+        if wide {
+            tokens.map { UInt32(bitPattern: $0).littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
+        } else {
+            tokens.map { UInt16(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw DataError.io(path: url.path, reason: "cannot write the token file (\(error.localizedDescription))")
+        }
+    }
+
+    /// Memory-maps a token file and validates it: magic, version, file size against the header's
+    /// count, and, when `vocabSize` is given, every token below it (O(count)). Errors name the
+    /// file and what is wrong with it.
+    public static func read(_ url: URL, vocabSize: Int?) throws -> TokenSequence {
+        let path = url.path
+        func fail(_ problem: TokenFileProblem) -> DataError { .tokenFile(path: path, problem: problem) }
+        let file = try MappedFile(path: path)
+        guard file.size >= headerBytes else { throw fail(.tooSmallForHeader(bytes: file.size)) }
+        func header(_ i: Int) -> Int32 { Int32(littleEndian: file.base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
+        guard header(0) == magic else { throw fail(.badMagic(header(0))) }
+        let version = header(1)
+        guard version == 1 || version == 2 else { throw fail(.badVersion(version)) }
+        let count = header(2)
+        guard count >= 0 else { throw fail(.negativeCount(count)) }
+        let expected = headerBytes + Int(count) * (version == 2 ? 4 : 2)
+        guard file.size == expected else { throw fail(.sizeMismatch(expectedBytes: expected, actualBytes: file.size)) }
+        #if _endian(big)
+        #error("token files are little-endian; big-endian hosts would need a byte swap here")
+        #endif
+        let tokens = TokenSequence(mapping: file, tokensAt: headerBytes, count: Int(count), wide: version == 2)
+        if let vocabSize {
+            for i in 0..<tokens.count {
+                let t = tokens[i]
+                if t < 0 || Int(t) >= vocabSize {
+                    let value = version == 2 ? Int64(UInt32(bitPattern: t)) : Int64(t)
+                    throw fail(.tokenOutOfRange(index: i, token: value, vocabSize: vocabSize))
+                }
+            }
+        }
+        return tokens
+    }
+}

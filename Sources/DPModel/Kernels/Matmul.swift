@@ -1,0 +1,67 @@
+import COpenBLAS
+
+/// out = alpha · op(a) · op(b) [+ bias broadcast over rows] [+ out when `accumulate`].
+///
+/// Shapes (row-major, every operand may be a strided view): out is (M,N) with row stride
+/// `ldOut`; op(a) is (M,K): a is (M,K) with row stride `lda`, or (K,M) when `transposeA`;
+/// op(b) is (K,N): b is (K,N) with row stride `ldb`, or (N,K) when `transposeB`; bias is (N).
+///
+/// This is the only place DPModel calls BLAS (cblas_sgemm); views are passed through without
+/// copies. When `accumulate` is false `out` need not be initialized.
+func matmul(
+    _ out: UnsafeMutablePointer<Float>, ldOut: Int,
+    _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+    _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+    bias: UnsafePointer<Float>? = nil,
+    m: Int, n: Int, k: Int, alpha: Float = 1, accumulate: Bool = false
+) {
+    var beta: Float = accumulate ? 1 : 0
+    if let bias {
+        for i in 0..<m {
+            let row = out + i * ldOut
+            if accumulate {
+                for j in 0..<n { row[j] += bias[j] }
+            } else {
+                row.update(from: bias, count: n)
+            }
+        }
+        beta = 1
+    }
+    cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta,
+        out, blasint(ldOut))
+}
+
+/// The naive triple loop with the same contract as `matmul`, summing in Double: the reference
+/// the tests hold `matmul` against.
+func matmulReference(
+    _ out: UnsafeMutablePointer<Float>, ldOut: Int,
+    _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+    _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+    bias: UnsafePointer<Float>? = nil,
+    m: Int, n: Int, k: Int, alpha: Float = 1, accumulate: Bool = false
+) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k {
+                let aip = transposeA ? a[p * lda + i] : a[i * lda + p]
+                let bpj = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                sum += Double(aip) * Double(bpj)
+            }
+            var value = Double(alpha) * sum
+            if let bias { value += Double(bias[j]) }
+            if accumulate { value += Double(out[i * ldOut + j]) }
+            out[i * ldOut + j] = Float(value)
+        }
+    }
+}
+
+/// db (N) += Σ over the M rows of dout (M,N): the bias gradient of `matmul`.
+func biasBackward(_ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, m: Int, n: Int) {
+    for i in 0..<m {
+        let row = dout + i * n
+        for j in 0..<n { dbias[j] += row[j] }
+    }
+}

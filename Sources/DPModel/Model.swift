@@ -1,0 +1,210 @@
+/// The transformer of DESIGN.md §2, with its parameters, gradients and activations.
+///
+/// Letters: B batch rows, T positions (≤ context), N = B·T, C dim, NH heads, HS = C/NH,
+/// F FFN dim, V vocab, L layers.
+///
+/// Parameters and gradients are each one contiguous buffer with the layout of `layout`; every
+/// tensor is a view into it, so the optimizer is one loop and the all-reduce one call.
+/// Activations for (maxBatch, context) are allocated once in `init`; `forward`, `backward` and
+/// `forwardLogits` allocate nothing.
+///
+/// Gradient convention: `backward` ADDS d(mean loss)/dW into `gradients`. The caller zeroes them
+/// (`zeroGradients`) before the first micro-step of an optimizer step, so gradient accumulation is
+/// several forward/backward pairs; for the mean over k micro-steps scale by 1/k afterwards
+/// (`scaleGradients`).
+public final class Model {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let maxBatch: Int
+    /// `layout.count` floats; views per `TensorSpec`.
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    /// Same layout as `parameters`.
+    public let gradients: UnsafeMutableBufferPointer<Float>
+
+    let weights: ModelTensors
+    let grads: ModelTensors
+    let acts: ActivationBuffers
+    /// (B, T) of the last forward, 0 when there is none to backpropagate.
+    private var lastBatch = 0
+    private var lastTime = 0
+
+    /// (B, T) of the forward that `backward` undoes.
+    func backwardShape() -> (Int, Int) {
+        if lastBatch == 0 { fatalError("Model.backward needs a forward(tokens:targets:) first") }
+        return (lastBatch, lastTime)
+    }
+
+    /// Validates the config and allocates parameters (zero until `initializeParameters`),
+    /// gradients (zero) and all activations for batches of up to `maxBatch` rows of `context`.
+    public init(config: ModelConfig, maxBatch: Int) throws {
+        try config.validate()
+        guard maxBatch > 0 else { throw ModelConfigError.notPositive(name: "batch size", value: maxBatch) }
+        self.config = config
+        self.layout = ParameterLayout(config: config)
+        self.maxBatch = maxBatch
+        func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            let p = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+            return UnsafeMutableBufferPointer(start: p, count: count)
+        }
+        parameters = allocate(layout.count)
+        gradients = allocate(layout.count)
+        weights = ModelTensors(layout: layout, layers: config.layers, base: parameters.baseAddress!)
+        grads = ModelTensors(layout: layout, layers: config.layers, base: gradients.baseAddress!)
+        acts = ActivationBuffers(config: config, maxBatch: maxBatch)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(parameters.baseAddress!).deallocate()
+        UnsafeMutableRawPointer(gradients.baseAddress!).deallocate()
+        acts.deallocate()
+    }
+
+    /// Sets every tensor from its `TensorSpec.initializer`: normal(0, 0.02) for matrices and
+    /// embeddings, 0.02/√(2L) for wo and w2, LayerNorm weights 1, biases 0. One SplitMix64 stream
+    /// over the tensors in layout order, normals from exact arithmetic only, so a seed gives the
+    /// same bits on every machine.
+    public func initializeParameters(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        for spec in layout.tensors {
+            let p = parameters.baseAddress! + spec.offset
+            switch spec.initializer {
+            case let .normal(std):
+                for i in 0..<spec.count { p[i] = Float(rng.nextNormal() * Double(std)) }
+            case .ones:
+                p.update(repeating: 1, count: spec.count)
+            case .zeros:
+                p.update(repeating: 0, count: spec.count)
+            }
+        }
+    }
+
+    public func zeroGradients() {
+        gradients.update(repeating: 0)
+    }
+
+    /// The view of tensor `name` in `parameters`, or nil when the config has no such tensor.
+    public func parameter(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout[name].map { UnsafeMutableBufferPointer(rebasing: parameters[$0.range]) }
+    }
+
+    /// The view of tensor `name` in `gradients`, or nil when the config has no such tensor.
+    public func gradient(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout[name].map { UnsafeMutableBufferPointer(rebasing: gradients[$0.range]) }
+    }
+
+    // MARK: Forward
+
+    /// Runs the model on tokens (B,T) row-major and returns the mean cross-entropy against targets
+    /// (B,T): over all B·T positions, or over the B last positions for `LossMode.last`.
+    /// B ≤ maxBatch, T ≤ context, tokens and targets in 0..<V. Saves what `backward` needs.
+    public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> Float {
+        checkShape(B, T, tokens)
+        checkTokens(targets, count: B * T, what: "target")
+        let V = config.vocabSize
+        let x = forwardToFinalHidden(B: B, T: T, training: true)
+        let N: Int
+        switch config.loss {
+        case .all:
+            N = B * T
+            acts.lossTargets.update(from: targets.baseAddress!, count: N)
+            outputProjection(acts.logits, hidden: x, ldHidden: config.dim, rows: N)
+        case .last:
+            N = B
+            for b in 0..<B { acts.lossTargets[b] = targets[b * T + T - 1] }
+            // Only the last row of each batch row: a strided view of the hidden states.
+            outputProjection(acts.logits, hidden: x + (T - 1) * config.dim, ldHidden: T * config.dim, rows: B)
+        }
+        lastBatch = B
+        lastTime = T
+        return crossEntropyForward(probs: acts.probs, logits: acts.logits, targets: acts.lossTargets, N: N, V: V)
+    }
+
+    /// Logits of the last position of each row, (B,V), for sampling. The buffer is the model's own
+    /// and is valid until the next forward; this overwrites what `backward` would use.
+    public func forwardLogits(tokens: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> UnsafeBufferPointer<Float> {
+        checkShape(B, T, tokens)
+        let x = forwardToFinalHidden(B: B, T: T, training: false)
+        outputProjection(acts.logits, hidden: x + (T - 1) * config.dim, ldHidden: T * config.dim, rows: B)
+        lastBatch = 0
+        return UnsafeBufferPointer(start: acts.logits, count: B * config.vocabSize)
+    }
+
+    /// Embedding, the blocks and the final LayerNorm; returns the final hidden states (N,C).
+    /// `training` also saves what only the backward pass needs (GELU's slope).
+    private func forwardToFinalHidden(B: Int, T: Int, training: Bool) -> UnsafeMutablePointer<Float> {
+        let (C, NH, F) = (config.dim, config.heads, config.ffnDim)
+        let N = B * T
+        let w = weights
+        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: w.posEmbedding, B: B, T: T, C: C)
+        var x = acts.encoded
+        for l in 0..<config.layers {
+            let a = acts.blocks[l]
+            let p = w.blocks[l]
+            // Attention: x2 = x + attn(LN1(x))
+            let h1 = layerNorm(a.ln1, a.ln1Mean, a.ln1Rstd, x, p.ln1Weight, p.ln1Bias, N: N)
+            matmul(a.qkv, ldOut: 3 * C, h1, lda: C, p.wq, ldb: C, m: N, n: C, k: C)
+            matmul(a.qkv + C, ldOut: 3 * C, h1, lda: C, p.wk, ldb: C, m: N, n: C, k: C)
+            matmul(a.qkv + 2 * C, ldOut: 3 * C, h1, lda: C, p.wv, ldb: C, m: N, n: C, k: C)
+            attentionForward(a.attOut, att: a.att, qkv: a.qkv, B: B, T: T, C: C, NH: NH)
+            matmul(a.attProj, ldOut: C, a.attOut, lda: C, p.wo, ldb: C, m: N, n: C, k: C)
+            let x2 = residual(a.res2, x, a.attProj, count: N * C)
+            // FFN: x3 = x2 + w2·act(w1·LN2(x2) + b1) + b2
+            let h2 = layerNorm(a.ln2, a.ln2Mean, a.ln2Rstd, x2, p.ln2Weight, p.ln2Bias, N: N)
+            matmul(a.fc, ldOut: F, h2, lda: C, p.w1, ldb: F, bias: p.b1, m: N, n: F, k: C)
+            switch config.activation {
+            case .gelu: geluForward(a.fcAct, slope: training ? a.fcSlope : nil, a.fc, N: N * F)
+            case .relu: reluForward(a.fcAct, a.fc, N: N * F)
+            }
+            matmul(a.fcProj, ldOut: C, a.fcAct, lda: F, p.w2, ldb: C, bias: p.b2, m: N, n: C, k: F)
+            x = residual(a.res3, x2, a.fcProj, count: N * C)
+        }
+        return layerNorm(acts.lnf, acts.lnfMean, acts.lnfRstd, x, w.lnfWeight, w.lnfBias, N: N)
+    }
+
+    /// LN(x) into out when the config has LayerNorm (weight and bias present), else x itself.
+    private func layerNorm(
+        _ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
+        _ x: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>?, _ bias: UnsafeMutablePointer<Float>?, N: Int
+    ) -> UnsafeMutablePointer<Float> {
+        guard let weight, let bias else { return x }
+        layerNormForward(out, mean: mean, rstd: rstd, x, weight: weight, bias: bias, N: N, C: config.dim)
+        return out
+    }
+
+    /// x + f(x) into out with residuals, else f(x) itself.
+    private func residual(
+        _ out: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ fx: UnsafeMutablePointer<Float>, count: Int
+    ) -> UnsafeMutablePointer<Float> {
+        guard config.residual else { return fx }
+        residualForward(out, x, fx, N: count)
+        return out
+    }
+
+    /// logits (rows,V) = hidden (rows,C; row stride ldHidden) · lm_head (C,V), or · tok_embeddingᵀ when tied.
+    private func outputProjection(_ logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, ldHidden: Int, rows: Int) {
+        let (C, V) = (config.dim, config.vocabSize)
+        if let lmHead = weights.lmHead {
+            matmul(logits, ldOut: V, hidden, lda: ldHidden, lmHead, ldb: V, m: rows, n: V, k: C)
+        } else {
+            matmul(logits, ldOut: V, hidden, lda: ldHidden, weights.tokEmbedding, ldb: C, transposeB: true, m: rows, n: V, k: C)
+        }
+    }
+
+    private func checkShape(_ B: Int, _ T: Int, _ tokens: UnsafeBufferPointer<Int32>) {
+        // fatalError rather than precondition: these guard memory safety and must survive -Ounchecked.
+        if B < 1 || B > maxBatch || T < 1 || T > config.context {
+            fatalError("Model: batch \(B) × time \(T) outside 1...\(maxBatch) × 1...\(config.context)")
+        }
+        checkTokens(tokens, count: B * T, what: "token")
+        acts.tokens.update(from: tokens.baseAddress!, count: B * T)
+    }
+
+    private func checkTokens(_ tokens: UnsafeBufferPointer<Int32>, count: Int, what: String) {
+        if tokens.count < count { fatalError("Model: \(tokens.count) \(what)s given, \(count) needed") }
+        let V = Int32(config.vocabSize)
+        for i in 0..<count where tokens[i] < 0 || tokens[i] >= V {
+            fatalError("Model: \(what) \(tokens[i]) at index \(i) is outside the vocabulary 0..<\(V)")
+        }
+    }
+}

@@ -1,0 +1,161 @@
+/// The nonlinearity of the feed-forward block.
+public enum Activation: String, Codable, Sendable, CaseIterable {
+    /// GPT-2's GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    case gelu
+    /// max(0, x), as in the seed example.
+    case relu
+}
+
+/// Which positions the training loss averages over.
+public enum LossMode: String, Codable, Sendable, CaseIterable {
+    /// Mean cross-entropy over all B·T positions (next-token prediction everywhere).
+    case all
+    /// Mean cross-entropy over the last position of each row only (the seed example).
+    case last
+}
+
+/// The shape and wiring of the transformer (DESIGN.md §2).
+///
+/// Letters used throughout DPModel: B batch rows, T time (positions, at most `context`),
+/// C = `dim`, NH = `heads`, HS = C/NH, F = `ffnDim`, V = `vocabSize`, L = `layers`.
+/// JSON keys are snake_case; decoding validates, so a config read from a checkpoint or a file
+/// is always buildable.
+public struct ModelConfig: Codable, Sendable, Equatable {
+    public var vocabSize: Int
+    /// The longest sequence the model takes (T ≤ context); sizes `pos_embedding`.
+    public var context: Int
+    public var dim: Int
+    public var heads: Int
+    public var layers: Int
+    public var ffnDim: Int
+    public var activation: Activation
+    /// When true the output projection is `tok_embedding`ᵀ and there is no `lm_head` tensor.
+    public var tiedEmbeddings: Bool
+    /// Pre-norm LayerNorm before attention, before the FFN and before the output (ln1, ln2, ln_f).
+    public var layerNorm: Bool
+    /// x = x + f(x) around attention and FFN; when false, x = f(x).
+    public var residual: Bool
+    /// A learned `pos_embedding` [T,C] added to the token embedding.
+    public var learnedPositions: Bool
+    public var loss: LossMode
+
+    public init(
+        vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int, ffnDim: Int,
+        activation: Activation, tiedEmbeddings: Bool, layerNorm: Bool, residual: Bool,
+        learnedPositions: Bool, loss: LossMode
+    ) {
+        self.vocabSize = vocabSize
+        self.context = context
+        self.dim = dim
+        self.heads = heads
+        self.layers = layers
+        self.ffnDim = ffnDim
+        self.activation = activation
+        self.tiedEmbeddings = tiedEmbeddings
+        self.layerNorm = layerNorm
+        self.residual = residual
+        self.learnedPositions = learnedPositions
+        self.loss = loss
+    }
+
+    /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim,
+    /// loss over all positions.
+    public static func gpt(vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int) -> ModelConfig {
+        ModelConfig(
+            vocabSize: vocabSize, context: context, dim: dim, heads: heads, layers: layers,
+            ffnDim: 4 * dim, activation: .gelu, tiedEmbeddings: true, layerNorm: true,
+            residual: true, learnedPositions: true, loss: .all)
+    }
+
+    /// The seed example exactly: vocabulary hello/world/good/welcome, C = 4, two heads of size 2,
+    /// FFN 4→8→4 with biases and ReLU, no LayerNorm, no residual, no positions, untied W_out,
+    /// loss on the last token. Context 2 fits its input "hello world".
+    public static var seed: ModelConfig {
+        ModelConfig(
+            vocabSize: 4, context: 2, dim: 4, heads: 2, layers: 1, ffnDim: 8, activation: .relu,
+            tiedEmbeddings: false, layerNorm: false, residual: false, learnedPositions: false,
+            loss: .last)
+    }
+
+    /// C/NH, the width of one attention head.
+    public var headSize: Int { dim / heads }
+
+    /// The number of trainable floats (all tensors of `ParameterLayout`).
+    public var parameterCount: Int { ParameterLayout(config: self).count }
+
+    /// Training FLOPs per token as nanoGPT and PaLM count them: 6·N for the matmuls of forward and
+    /// backward plus 12·L·C·T for attention, with N = `parameterCount` and T = `context`.
+    public var flopsPerToken: Double {
+        6 * Double(parameterCount) + 12 * Double(layers) * Double(dim) * Double(context)
+    }
+
+    /// Throws `ModelConfigError` (one sentence saying what to change) unless every size is
+    /// positive and `heads` divides `dim`.
+    public func validate() throws {
+        let sizes: [(String, Int)] = [
+            ("vocab_size", vocabSize), ("context", context), ("dim", dim), ("heads", heads),
+            ("layers", layers), ("ffn_dim", ffnDim),
+        ]
+        for (name, value) in sizes where value <= 0 {
+            throw ModelConfigError.notPositive(name: name, value: value)
+        }
+        if dim % heads != 0 {
+            throw ModelConfigError.headsDoNotDivideDim(dim: dim, heads: heads)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size"
+        case context
+        case dim
+        case heads
+        case layers
+        case ffnDim = "ffn_dim"
+        case activation
+        case tiedEmbeddings = "tied_embeddings"
+        case layerNorm = "layer_norm"
+        case residual
+        case learnedPositions = "learned_positions"
+        case loss
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            vocabSize: try c.decode(Int.self, forKey: .vocabSize),
+            context: try c.decode(Int.self, forKey: .context),
+            dim: try c.decode(Int.self, forKey: .dim),
+            heads: try c.decode(Int.self, forKey: .heads),
+            layers: try c.decode(Int.self, forKey: .layers),
+            ffnDim: try c.decode(Int.self, forKey: .ffnDim),
+            activation: try c.decode(Activation.self, forKey: .activation),
+            tiedEmbeddings: try c.decode(Bool.self, forKey: .tiedEmbeddings),
+            layerNorm: try c.decode(Bool.self, forKey: .layerNorm),
+            residual: try c.decode(Bool.self, forKey: .residual),
+            learnedPositions: try c.decode(Bool.self, forKey: .learnedPositions),
+            loss: try c.decode(LossMode.self, forKey: .loss))
+        try validate()
+    }
+}
+
+/// Why a `ModelConfig` cannot be built; `description` is one sentence a user can act on.
+public enum ModelConfigError: Error, CustomStringConvertible, Equatable {
+    case notPositive(name: String, value: Int)
+    case headsDoNotDivideDim(dim: Int, heads: Int)
+
+    public var description: String {
+        switch self {
+        case let .notPositive(name, value):
+            return "Model \(name) must be a positive integer, but it is \(value)."
+        case let .headsDoNotDivideDim(dim, heads):
+            return "Model dim (\(dim)) must be a multiple of heads (\(heads)); choose heads that divide dim, e.g. \(divisorHint(dim: dim, heads: heads))."
+        }
+    }
+}
+
+/// The divisor of `dim` closest to `heads`, to suggest in an error message.
+private func divisorHint(dim: Int, heads: Int) -> Int {
+    guard dim > 0 else { return 1 }
+    let divisors = (1...dim).filter { dim % $0 == 0 }
+    return divisors.min { abs($0 - heads) < abs($1 - heads) } ?? 1
+}

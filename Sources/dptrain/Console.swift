@@ -1,0 +1,68 @@
+import DPComm
+import DPTrainer
+import Foundation
+
+/// Turns the trainer's events into console lines on rank 0.
+struct Console {
+    let session: Session
+    let steps: Int
+    let debug: Bool
+
+    func show(_ event: TrainerEvent) {
+        switch event {
+        case .started(let banner):
+            let ranks = session.comm is SoloCommunicator ? "single process, no MPI" : "\(banner.hosts.joined(separator: ", ")); \(banner.mpi)"
+            session.say("dptrain: \(banner.worldSize) rank\(banner.worldSize == 1 ? "" : "s") (\(ranks)), \(banner.threadsPerRank) BLAS thread\(banner.threadsPerRank == 1 ? "" : "s") per rank, OpenBLAS \(banner.blasKernel)")
+            session.say("  model      \(banner.model), \(grouped(banner.parameters)) parameters")
+            session.say("  data       \(banner.data)")
+            session.say("  step       \(grouped(banner.tokensPerStep)) tokens per optimizer step (ranks × batch × grad-accum × context)")
+            session.say("  roof       \(String(format: "%.1f", banner.peakGFLOPS)) GFLOP/s sgemm, all ranks together (MFU's denominator)")
+        case .resumed(let directory, let step, let skipped):
+            for note in skipped { session.warn(note) }
+            session.say("resumed from \(directory) at step \(step)")
+        case .step(let m):
+            var line = "step \(String(m.step).leftPadded(to: String(steps).count))/\(steps) | loss \(String(format: "%.4f", m.loss))"
+                + " | lr \(String(format: "%.2e", m.lr)) | grad norm \(String(format: "%.3f", m.gradNorm))"
+                + " | \(milliseconds(m.millisecondsPerStep)) ms | \(grouped(Int(m.tokensPerSecond))) tok/s"
+                + " | MFU \(String(format: "%.1f", m.mfu * 100))%"
+            if debug {
+                let p = m.phases
+                line += " | fwd \(milliseconds(p.forward * 1000)) bwd \(milliseconds(p.backward * 1000))"
+                    + " allreduce \(milliseconds(p.allReduce * 1000)) update \(milliseconds(p.update * 1000)) ms"
+            }
+            session.say(line)
+        case .evaluated(let step, let valLoss):
+            session.say("step \(String(step).leftPadded(to: String(steps).count))/\(steps) | val loss \(String(format: "%.4f", valLoss))")
+        case .checkpointed(let step, let directory):
+            session.say("checkpoint step \(step): \(directory)")
+        case .warning(let text):
+            session.warn(text)
+        case .debug(let text):
+            session.say("debug: \(text)")
+        case .finished(let step, let seconds):
+            session.say("done: step \(step) in \(String(format: "%.1f", seconds)) s")
+        }
+    }
+}
+
+/// Milliseconds with one decimal, or three below 1 ms.
+func milliseconds(_ value: Double) -> String {
+    String(format: value < 1 ? "%.3f" : "%.1f", value)
+}
+
+/// 1234567 → "1,234,567".
+func grouped(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var result = ""
+    for (index, digit) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+        result.append(digit)
+    }
+    return (value < 0 ? "-" : "") + result
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: " ", count: max(0, width - count)) + self
+    }
+}

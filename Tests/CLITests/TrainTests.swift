@@ -1,0 +1,149 @@
+import DPTestSupport
+import DPTrainer
+import Foundation
+import Testing
+
+/// `dptrain train` end to end, under a real mpirun with small models.
+@Suite(.serialized) struct TrainTests {
+    /// A model small enough that a few steps take well under a second per rank.
+    static let small = ["--layers", "2", "--dim", "32", "--heads", "4", "--context", "16", "--log-every", "1",
+                        "--eval-every", "0", "--checkpoint-every", "0", "--warmup", "2"]
+
+    @Test func worldSizesAndAccumulationTrainTheSameModel() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let common = Self.small + ["--sampler", "sequential", "--steps", "4"]
+        let four = try train(ranks: 4, common + ["--batch", "2"])
+        let twoAccumulating = try train(ranks: 2, common + ["--batch", "2", "--grad-accum", "2"])
+        let one = try train(ranks: 1, common + ["--batch", "8"])
+        for other in [twoAccumulating, one] {
+            #expect(other.losses.count == 4)
+            for (a, b) in zip(four.losses, other.losses) {
+                #expect(abs(a - b) <= 1e-5 * abs(a), "losses \(four.losses) vs \(other.losses)")
+            }
+            let (worst, name) = try maxRelativeDifference(four.weights, other.weights)
+            #expect(worst <= 1e-5, "final weights differ by \(worst) relative in \(name)")
+        }
+    }
+
+    @Test(arguments: ["sequential", "shuffle"])
+    func resumingIsBitIdenticalToNeverStopping(sampler: String) throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let common = Self.small + ["--sampler", sampler, "--steps", "10", "--batch", "2"]
+        let straight = try train(ranks: 2, common)
+        let out = try scratch()
+        _ = try train(ranks: 2, common + ["--stop-at", "5"], out: out)
+        let resumed = try train(ranks: 2, common + ["--resume"], out: out)
+        #expect(resumed.stdout.contains("resumed from"), "\(resumed.stdout)")
+        #expect(straight.losses == resumed.losses, "metrics.jsonl after resume must read as one run")
+        #expect(straight.modelBytes == resumed.modelBytes, "model.safetensors must be bit-identical")
+    }
+
+    @Test func resumingWithAnotherWorldSizeAndTheSameGlobalBatchContinues() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let common = Self.small + ["--sampler", "shuffle", "--steps", "8"]
+        let straight = try train(ranks: 2, common + ["--batch", "2"])
+        let out = try scratch()
+        _ = try train(ranks: 2, common + ["--batch", "2", "--stop-at", "4"], out: out)
+        let resumed = try train(ranks: 4, common + ["--batch", "1", "--resume"], out: out)
+        #expect(!resumed.stderr.contains("global batch changes"))
+        for (a, b) in zip(straight.losses, resumed.losses) {
+            #expect(abs(a - b) <= 1e-5 * abs(a), "\(straight.losses) vs \(resumed.losses)")
+        }
+        let (worst, name) = try maxRelativeDifference(straight.weights, resumed.weights)
+        #expect(worst <= 1e-4, "final weights differ by \(worst) relative in \(name)")
+    }
+
+    @Test func theLossFallsOnTheBuiltInCorpusAndOnlyRankZeroPrintsAndWrites() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let out = try scratch()
+        let run = try train(ranks: 2, Self.small + ["--steps", "40", "--batch", "4", "--lr", "3e-3", "--log-every", "1",
+                                                   "--eval-every", "20", "--checkpoint-every", "20"], out: out)
+        #expect(run.losses.count == 40)
+        // ln(vocabulary) ≈ 4 at the start; unigram statistics alone bring it near 3.
+        #expect(run.losses.last! < run.losses.first! - 0.7, "the loss must fall: \(run.losses)")
+        let stepLines = run.stdout.split(separator: "\n").filter { $0.hasPrefix("step ") && $0.contains("| loss ") }
+        #expect(stepLines.count == 40, "one line per logged step, from rank 0 only: \(run.stdout)")
+        #expect(run.stdout.components(separatedBy: "val loss").count - 1 == 2)
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path).sorted()
+        #expect(checkpoints == ["LATEST", "step-00000020", "step-00000040"], "\(checkpoints)")
+        let latest = try String(contentsOf: out.appendingPathComponent("checkpoints/LATEST"), encoding: .utf8)
+        #expect(latest.trimmingCharacters(in: .whitespacesAndNewlines) == "step-00000040")
+        let state = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: out.appendingPathComponent("checkpoints/step-00000040/state.json"))) as? [String: Any]
+        #expect(state?["step"] as? Int == 40 && state?["world_size"] as? Int == 2)
+        #expect((state?["sha256"] as? [String: String])?.count == 2)
+    }
+
+    @Test func theSeedPresetLearnsTheSeedSentences() throws {
+        let run = try train(ranks: 1, ["--preset", "seed", "--steps", "100", "--log-every", "10", "--eval-every", "0"])
+        #expect(run.stdout.contains("seed example, word tokenizer, 4 tokens"), "\(run.stdout)")
+        #expect(run.losses.last! < run.losses.first! * 0.7, "\(run.losses)")
+    }
+
+    @Test func debugModeRunsWithoutMPIRunAndReportsItsChecks() throws {
+        let run = try train(ranks: 1, Self.small + ["--steps", "3", "--debug"])
+        #expect(run.stdout.contains("(single process"), "solo: \(run.stdout)")
+        #expect(run.stdout.contains("debug: gradient spot check: worst relative error"))
+        #expect(run.stdout.contains("fwd ") && run.stdout.contains(" allreduce "))
+        let spot = run.stdout.split(separator: "\n").first { $0.contains("spot check") }!
+        let error = Double(spot.split(separator: " ")[7]) ?? 1
+        #expect(error < 0.3, "the analytic gradients must agree with finite differences: \(spot)")
+    }
+
+    @Test func aFreshRunRefusesToOverwriteAnEarlierRunsCheckpoints() throws {
+        let out = try scratch()
+        _ = try train(ranks: 1, Self.small + ["--steps", "2"], out: out)
+        let again = try Run.process(Run.product("dptrain"), Self.small + ["--steps", "2", "--out", out.path], timeout: 60)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("already holds checkpoints"), "\(again.stderr)")
+    }
+
+    // MARK: - Helpers
+
+    struct Trained {
+        let stdout: String
+        let stderr: String
+        let losses: [Double]
+        let weights: SafetensorsFile
+        let modelBytes: Data
+    }
+
+    /// Runs `dptrain train` with `ranks` ranks (1: without mpirun) into `out` and reads its results.
+    func train(ranks: Int, _ arguments: [String], out: URL? = nil) throws -> Trained {
+        let out = try out ?? scratch()
+        let args = ["train"] + arguments + ["--out", out.path]
+        let result = ranks == 1
+            ? try Run.process(Run.product("dptrain"), args, timeout: 120)
+            : try Run.mpirun(ranks, Run.product("dptrain"), args, timeout: 120)
+        try #require(result.status == 0, "dptrain failed (\(result.status)): \(result.stderr)")
+        let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        let losses = metrics.split(separator: "\n").compactMap { line -> Double? in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["loss"] as? Double
+        }
+        let latest = try String(contentsOf: out.appendingPathComponent("checkpoints/LATEST"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes = try Data(contentsOf: out.appendingPathComponent("checkpoints/\(latest)/model.safetensors"))
+        return Trained(stdout: result.stdout, stderr: result.stderr, losses: losses,
+                       weights: try Safetensors.decode(bytes), modelBytes: bytes)
+    }
+
+    func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// The largest |a − b| / max(|a|, 1e-3) over every tensor, and where it is.
+    func maxRelativeDifference(_ a: SafetensorsFile, _ b: SafetensorsFile) throws -> (Double, String) {
+        #expect(a.names == b.names)
+        var worst = (0.0, "")
+        for name in a.names {
+            for (x, y) in zip(try a.values(name), try b.values(name)) {
+                let difference = Double(abs(x - y)) / max(Double(abs(x)), 1e-3)
+                if difference > worst.0 { worst = (difference, name) }
+            }
+        }
+        return worst
+    }
+}
