@@ -132,15 +132,24 @@ func polylinePoints(_ svg: String, id: String) -> [(x: Double, y: Double)]? {
         #expect(svg.contains("val loss: none logged"))
     }
 
-    @Test func longRunsGetASmoothedTrainLineThatFollowsTheMean() throws {
+    @Test func longRunsGetASmoothedTrainLineThatFollowsTheMeanWithoutLag() throws {
+        // Alternating ±0.3 around 2 over 400 steps: radius 4, so 9-point windows, off the mean by 0.3/9.
         let points = (1...400).map { MetricsSeries.TrainPoint(step: $0, loss: 2 + ($0 % 2 == 0 ? 0.3 : -0.3), tokensPerSecond: nil) }
         let smoothed = try #require(LossPlot.smoothedTrainLoss(points))
         #expect(smoothed.count == 400)
-        #expect(abs(smoothed[0] - 1.7) < 1e-12, "debiased: the first average is the first value")
-        // Alternating ±0.3 around 2: the EMA with w = 0.9 swings by 0.3·(1−w)/(1+w) ≈ 0.016 about 2.
-        for value in smoothed.suffix(300) {
-            #expect(abs(value - 2) < 0.02, "\(value)")
+        #expect(abs(smoothed[0] - 1.7) < 1e-9 && abs(smoothed[399] - 2.3) < 1e-9, "the end points have no neighbours on one side")
+        for value in smoothed[4..<396] {
+            #expect(abs(value - 2) <= 0.3 / 9 + 1e-12, "\(value)")
         }
+        // A centred window reproduces a straight line: no lag behind a falling loss (tolerance: rounding).
+        let line = (1...300).map { MetricsSeries.TrainPoint(step: $0, loss: 5 - 0.01 * Double($0), tokensPerSecond: nil) }
+        let straight = try #require(LossPlot.smoothedTrainLoss(line))
+        #expect(zip(straight, line).allSatisfy { abs($0 - $1.loss) < 1e-9 })
+        // A non-finite loss blanks only the windows that hold it.
+        var spiky = line
+        spiky[100].loss = .infinity
+        let blanked = try #require(LossPlot.smoothedTrainLoss(spiky))
+        #expect(blanked.indices.filter { blanked[$0].isNaN } == Array(97...103), "radius 3 around index 100")
         #expect(LossPlot.smoothedTrainLoss(Array(points.prefix(LossPlot.smoothingFrom - 1))) == nil)
 
         let svg = LossPlot.svg(MetricsSeries(train: points, validation: []), title: "t")

@@ -3,7 +3,7 @@ import Foundation
 /// Draws a run's metrics as one standalone SVG document (no scripts, no external resources): a
 /// large panel of train loss and val loss (line with dots) against the step, and a small panel
 /// below of tokens/s against the same steps. From 50 logged steps on, the raw train loss is drawn
-/// faint under a TensorBoard-style moving average. Both panels have axes, gridlines, tick labels
+/// faint under its centred moving average. Both panels have axes, gridlines, tick labels
 /// and axis titles; the loss panel has a legend with the last value of each series.
 ///
 /// Element ids, for tools and tests: polylines `train-loss`, `train-loss-smoothed` (when drawn),
@@ -102,19 +102,26 @@ public enum LossPlot {
     /// Below this many logged steps the train loss is drawn as is; from it on, faint, under its
     /// moving average.
     static let smoothingFrom = 50
-    /// The weight of the moving average: about the last 1/(1-w) = 10 logged steps.
-    static let smoothingWeight = 0.9
 
-    /// TensorBoard's smoothing: an exponential moving average of the finite losses, debiased so
-    /// the first points are not pulled towards 0; nil for short runs.
+    /// A centred moving average of the train loss, nil for short runs: point i averages the
+    /// points i−r…i+r, with r = max(1, count/100) shrunk near the ends so the window stays
+    /// symmetric. A centred window has no lag (a straight line is reproduced exactly), unlike
+    /// TensorBoard's trailing exponential average, which draws a falling loss too high. A window
+    /// holding a non-finite loss gives NaN, which is not drawn. O(count).
     static func smoothedTrainLoss(_ train: [MetricsSeries.TrainPoint]) -> [Double]? {
-        guard train.count >= smoothingFrom else { return nil }
-        var average = 0.0, weight = 1.0
-        return train.map { point in
-            guard point.loss.isFinite else { return .nan }
-            average = smoothingWeight * average + (1 - smoothingWeight) * point.loss
-            weight *= smoothingWeight
-            return average / (1 - weight)
+        let n = train.count
+        guard n >= smoothingFrom else { return nil }
+        let radius = max(1, n / 100)
+        // Prefix sums of the finite losses and of the count of non-finite ones.
+        var sums = [0.0], bad = [0]
+        for point in train {
+            sums.append(sums.last! + (point.loss.isFinite ? point.loss : 0))
+            bad.append(bad.last! + (point.loss.isFinite ? 0 : 1))
+        }
+        return (0..<n).map { i in
+            let r = min(radius, i, n - 1 - i)
+            let (lo, hi) = (i - r, i + r + 1)
+            return bad[hi] == bad[lo] ? (sums[hi] - sums[lo]) / Double(hi - lo) : .nan
         }
     }
 
