@@ -25,7 +25,7 @@ public struct TensorSpec: Sendable, Equatable {
 /// The single table of parameter tensors: names, shapes, offsets, initializers and the decay
 /// set all come from here, so sizes, checkpoint names and the optimizer cannot drift apart.
 /// Parameters and gradients (and AdamW's m and v) share this layout.
-public struct ParameterLayout: Sendable {
+public struct ParameterLayout: Sendable, Equatable {
     /// In DESIGN.md §3 order; tensors the config does not use are omitted (the seed preset has no
     /// pos_embedding and no ln*, a tied model no lm_head).
     public let tensors: [TensorSpec]
