@@ -24,6 +24,7 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     let store: CheckpointStore
     let metrics: MetricsLog?
+    let tensorBoard: TensorBoardWriter?
 
     /// Optimizer updates done so far ("step N" = after N updates).
     public internal(set) var step = 0
@@ -77,8 +78,9 @@ public final class Trainer {
         targets = .allocate(capacity: rowTokens)
 
         // Rank 0 prepares OUT; a fresh run refuses to overwrite an earlier run's checkpoints.
-        metrics = try comm.collectively { () throws -> MetricsLog? in
-            guard rank == 0 else { return nil }
+        let hostname = comm.hostname
+        (metrics, tensorBoard) = try comm.collectively { () throws -> (MetricsLog?, TensorBoardWriter?) in
+            guard rank == 0 else { return (nil, nil) }
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             guard FileManager.default.isWritableFile(atPath: out.path) else {
                 throw ConfigError("--out \(out.path) is not writable.")
@@ -87,7 +89,8 @@ public final class Trainer {
                 throw ConfigError(
                     "\(out.path) already holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out.")
             }
-            return try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: restore?.state.step)
+            return (try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: restore?.state.step),
+                    try TensorBoardWriter(directory: out.appendingPathComponent("tensorboard"), hostname: hostname))
         }
 
         // MFU's roof: every rank runs a short sgemm at once; their rates add up to the job's.
@@ -138,6 +141,7 @@ public final class Trainer {
                     elapsedSeconds: elapsedBefore + now() - start, millisecondsPerStep: secondsPerStep * 1000,
                     phases: result.phases)
                 try metrics?.append(metric)
+                try tensorBoard?.add(metric)
                 emit(.step(metric))
                 interval = (0, 0)
             }
@@ -146,6 +150,7 @@ public final class Trainer {
             if config.evalEvery > 0 && (step % config.evalEvery == 0 || step == config.steps) {
                 if let valLoss = try evaluate() {
                     try metrics?.appendEvaluation(step: step, valLoss: valLoss)
+                    try tensorBoard?.addEvaluation(step: step, valLoss: valLoss)
                     emit(.evaluated(step: step, valLoss: valLoss))
                 }
             }

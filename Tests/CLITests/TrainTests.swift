@@ -72,6 +72,14 @@ import Testing
             with: Data(contentsOf: out.appendingPathComponent("checkpoints/step-00000040/state.json"))) as? [String: Any]
         #expect(state?["step"] as? Int == 40 && state?["world_size"] as? Int == 2)
         #expect((state?["sha256"] as? [String: String])?.count == 2)
+
+        // TensorBoard: every logged step and evaluation, with valid checksums (the reader checks them).
+        let events = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("tensorboard").path)
+        #expect(events.count == 1 && events[0].hasPrefix("events.out.tfevents."))
+        let records = try TensorBoardEvents.read(out.appendingPathComponent("tensorboard/\(events[0])"))
+        let losses = records.flatMap { record in record.scalars.filter { $0.tag == "train/loss" }.map { _ in record.step } }
+        #expect(losses == Array(1...40))
+        #expect(records.filter { $0.scalars.contains { $0.tag == "val/loss" } }.map(\.step) == [20, 40])
     }
 
     @Test func theSeedPresetLearnsTheSeedSentences() throws {
