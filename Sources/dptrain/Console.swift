@@ -2,13 +2,55 @@ import DPComm
 import DPTrainer
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Turns the trainer's events into console lines on rank 0.
-struct Console {
+///
+/// On a terminal (also under mpirun, which gives rank 0 a pseudo-terminal when its own output is
+/// one) a progress line with the step, ETA, loss and tokens/s stays at the bottom and is redrawn
+/// under each new line; to a pipe or file, plain lines only. `--quiet` keeps only warnings,
+/// errors and the final line.
+final class Console {
     let session: Session
     let steps: Int
     let debug: Bool
+    let quiet: Bool
+    let interactive: Bool
+    private var progress: String?
+    private let started = Date()
+    private var startStep: Int?
+
+    init(session: Session, steps: Int, debug: Bool, quiet: Bool) {
+        self.session = session
+        self.steps = steps
+        self.debug = debug
+        self.quiet = quiet
+        interactive = isatty(STDOUT_FILENO) != 0
+    }
 
     func show(_ event: TrainerEvent) {
+        if case .finished = event {} else if quiet, !event.isWarning { return }
+        if interactive, progress != nil { session.write("\r\u{1B}[2K") }
+        say(event)
+        if interactive, !quiet, case .step(let m) = event { updateProgress(m) }
+        if interactive, let progress { session.write(progress) }
+    }
+
+    private func updateProgress(_ m: StepMetrics) {
+        let first = startStep ?? m.step
+        startStep = first
+        let fraction = Double(m.step) / Double(max(steps, 1))
+        let width = 24, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let elapsed = Date().timeIntervalSince(started)
+        let remaining = m.step > first ? elapsed / Double(m.step - first) * Double(steps - m.step) : .nan
+        progress = "▕\(bar)▏ \(m.step)/\(steps) \(Int(fraction * 100))% · ETA \(duration(remaining)) · loss \(String(format: "%.4f", m.loss)) · \(grouped(Int(m.tokensPerSecond))) tok/s"
+        if m.step >= steps { progress = nil }
+    }
+
+    private func say(_ event: TrainerEvent) {
         switch event {
         case .started(let banner):
             let ranks = session.comm is SoloCommunicator ? "single process, no MPI" : "\(banner.hosts.joined(separator: ", ")); \(banner.mpi)"
@@ -40,9 +82,24 @@ struct Console {
         case .debug(let text):
             session.say("debug: \(text)")
         case .finished(let step, let seconds):
+            progress = nil
             session.say("done: step \(step) in \(String(format: "%.1f", seconds)) s")
         }
     }
+}
+
+extension TrainerEvent {
+    var isWarning: Bool {
+        if case .warning = self { return true }
+        return false
+    }
+}
+
+/// 83 → "1m 23s"; NaN → "?".
+func duration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h \(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m \(s % 60)s" : "\(s)s"
 }
 
 /// Milliseconds with one decimal, or three below 1 ms.

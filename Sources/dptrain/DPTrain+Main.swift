@@ -10,8 +10,12 @@ extension DPTrain {
         let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy
             .compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
         do {
-            var command = try parseAsRoot(normalizingResume(Array(CommandLine.arguments.dropFirst())))
+            let arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(normalizingResume(arguments))
             try command.run()
+        } catch let failure as ConfigFile.Failure {
+            if rank == 0 { FileHandle.standardError.write(Data("dptrain: error: \(failure)\n".utf8)) }
+            Foundation.exit(64)
         } catch {
             if rank == 0 { exit(withError: error) }
             Foundation.exit(exitCode(for: error).rawValue)

@@ -71,6 +71,12 @@ final class Session {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// Writes text without a newline to standard output on rank 0 only.
+    func write(_ text: String) {
+        guard isRoot else { return }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
     /// Prints a warning to standard error on rank 0 only.
     func warn(_ line: String) {
         if isRoot { printError("dptrain: warning: \(line)") }

@@ -45,10 +45,15 @@ struct Train: ParsableCommand {
             let dataset = try loadData(comm: comm, out: out, restore: restore)
             let modelConfig = try comm.collectively { try model.config(vocabSize: dataset.tokenizer.vocabSize, restored: restore?.state.model) }
 
-            let console = Console(session: session, steps: trainingConfig.steps, debug: trainingConfig.debug)
+            let console = Console(session: session, steps: trainingConfig.steps, debug: trainingConfig.debug, quiet: output.quiet)
             let trainer = try Trainer(
                 comm: comm, model: modelConfig, training: trainingConfig, dataset: dataset, out: out,
                 restore: restore, dataPath: restore?.state.dataPath ?? data.path, emit: console.show)
+            if session.isRoot {
+                try EffectiveConfig(model: modelConfig, training: trainingConfig, data: restore?.state.dataPath ?? data.path,
+                                    tokenizer: dataset.tokenizer.kind.rawValue, worldSize: comm.size)
+                    .write(to: out.appendingPathComponent("config.json"))
+            }
             try trainer.run(stopAt: output.stopAt)
         }
     }
@@ -90,6 +95,26 @@ struct Train: ParsableCommand {
         let train = try send(dataset?.train), val = try send(dataset?.val)
         if let dataset { return dataset }
         return Dataset(train: train, val: val, tokenizer: try Tokenizers.load(json: Data(tokenizerJSON)), source: summary)
+    }
+}
+
+/// OUT/config.json: the settings a run actually used, after presets, the checkpoint, --config and flags.
+struct EffectiveConfig: Encodable {
+    let model: ModelConfig
+    let training: TrainingConfig
+    let data: String?
+    let tokenizer: String
+    let worldSize: Int
+
+    enum CodingKeys: String, CodingKey {
+        case model, training, data, tokenizer
+        case worldSize = "world_size"
+    }
+
+    func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: url, options: .atomic)
     }
 }
 

@@ -169,13 +169,21 @@ struct OutputOptions: ParsableArguments {
     /// The value `--resume` without a path stands for (see `DPTrain.normalizingResume`).
     static let latest = "@latest"
 
-    @Option(help: "Output directory: metrics.jsonl, checkpoints/, cache/.")
+    @Option(help: "Output directory: metrics.jsonl, checkpoints/, tensorboard/, cache/, config.json.")
     var out = "runs/dptrain"
+
+    @Option(help: ArgumentHelp(
+        "Read options from a JSON object or flat TOML file (keys are option names, e.g. steps = 2000); flags on the command line override it.",
+        valueName: "file"))
+    var config: String?
 
     @Option(help: ArgumentHelp(
         "Continue from a checkpoint: --resume alone takes OUT's newest valid one; --resume PATH a checkpoint directory or another OUT.",
         valueName: "path"))
     var resume: String?
+
+    @Flag(help: "Print only warnings, errors and the final line (no step lines or progress).")
+    var quiet = false
 
     @Option(help: ArgumentHelp(
         "End this invocation after step N with a checkpoint, as a preempted job would; --resume continues to --steps.",

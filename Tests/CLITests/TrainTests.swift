@@ -106,9 +106,33 @@ import Testing
         #expect(again.stderr.contains("already holds checkpoints"), "\(again.stderr)")
     }
 
+    @Test func aConfigFileSetsOptionsAndTheCommandLineOverridesIt() throws {
+        let directory = try scratch()
+        let toml = directory.appendingPathComponent("run.toml")
+        try Data("# a small run\nlayers = 1\ndim = 16\nheads = 2\ncontext = 8\nsteps = 9\nlog-every = 1\ntie-embeddings = false\nlr = 2e-3\n".utf8).write(to: toml)
+        let run = try train(ranks: 1, ["--config", toml.path, "--steps", "3", "--quiet"])
+        #expect(run.losses.count == 3, "--steps 3 on the command line wins over the file's 9")
+        #expect(!run.stdout.contains("step 1/3"), "--quiet prints no step lines: \(run.stdout)")
+        #expect(run.stdout.contains("done: step 3"))
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.out.appendingPathComponent("config.json"))) as? [String: Any]
+        let model = config?["model"] as? [String: Any], training = config?["training"] as? [String: Any]
+        #expect(model?["dim"] as? Int == 16 && model?["tied_embeddings"] as? Bool == false)
+        #expect(training?["steps"] as? Int == 3 && (training?["lr"] as? Double).map { abs($0 - 2e-3) < 1e-9 } == true)
+
+        let json = directory.appendingPathComponent("run.json")
+        try Data(#"{"layers": 1, "dim": 16, "heads": 2, "context": 8, "steps": 2, "log_every": 1, "debug": true}"#.utf8).write(to: json)
+        let fromJSON = try train(ranks: 1, ["--config", json.path])
+        #expect(fromJSON.losses.count == 2 && fromJSON.stdout.contains("debug: gradient spot check"))
+
+        try Data("layers = [1]\n".utf8).write(to: toml)
+        let bad = try Run.process(Run.product("dptrain"), ["--config", toml.path], timeout: 30)
+        #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+    }
+
     // MARK: - Helpers
 
     struct Trained {
+        let out: URL
         let stdout: String
         let stderr: String
         let losses: [Double]
@@ -132,7 +156,7 @@ import Testing
         let latest = try String(contentsOf: out.appendingPathComponent("checkpoints/LATEST"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let bytes = try Data(contentsOf: out.appendingPathComponent("checkpoints/\(latest)/model.safetensors"))
-        return Trained(stdout: result.stdout, stderr: result.stderr, losses: losses,
+        return Trained(out: out, stdout: result.stdout, stderr: result.stderr, losses: losses,
                        weights: try Safetensors.decode(bytes), modelBytes: bytes)
     }
 
