@@ -62,39 +62,9 @@ struct Train: ParsableCommand {
     /// touches the file system. With --resume, the checkpoint's data path and tokenizer are the
     /// defaults, and the tokenizer built from the data must equal the checkpoint's.
     private func loadData(comm: any Communicator, out: URL, restore: Restore?) throws -> Dataset {
-        if model.preset == .seed || (restore != nil && restore?.state.model == ModelConfig.seed) {
-            return Dataset.seedExample()
-        }
-        let restoredTokenizer = try restore.map { try Tokenizers.load(json: $0.tokenizerJSON) }
-        let loaded = try comm.collectively { () throws -> Dataset? in
-            guard comm.rank == 0 else { return nil }
-            let dataset = try Dataset.load(
-                path: data.path ?? restore?.state.dataPath, tokenizer: data.tokenizer ?? restoredTokenizer?.kind,
-                vocabSize: data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.vocabSize : nil },
-                valFraction: data.valFraction, cacheDirectory: out.appendingPathComponent("cache"))
-            if let restore, try normalizedJSON(dataset.tokenizer.jsonData()) != normalizedJSON(restore.tokenizerJSON) {
-                throw ValidationError("the tokenizer built from the data differs from the checkpoint's (\(restore.directory)); resume with the data and --tokenizer the run was started with.")
-            }
-            return dataset
-        }
-        return try broadcast(loaded, comm: comm)
-    }
-
-    /// Sends rank 0's dataset (tokens and tokenizer JSON) to every rank.
-    private func broadcast(_ dataset: Dataset?, comm: any Communicator) throws -> Dataset {
-        guard comm.size > 1 else { return dataset! }
-        let tokenizerJSON = try comm.broadcast(bytes: try dataset.map { [UInt8](try $0.tokenizer.jsonData()) } ?? [], root: 0)
-        let summary = try comm.broadcast(string: dataset?.summary ?? "", root: 0)
-        func send(_ tokens: TokenSequence?) throws -> TokenSequence {
-            var count = [Int64(tokens?.count ?? 0)]
-            try count.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
-            var values = tokens.map { sequence in (0..<sequence.count).map { sequence[$0] } } ?? [Int32](repeating: 0, count: Int(count[0]))
-            try values.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
-            return TokenSequence(values)
-        }
-        let train = try send(dataset?.train), val = try send(dataset?.val)
-        if let dataset { return dataset }
-        return Dataset(train: train, val: val, tokenizer: try Tokenizers.load(json: Data(tokenizerJSON)), source: summary)
+        try Dataset.load(
+            comm: comm, path: data.path, tokenizer: data.tokenizer, vocabSize: data.vocabSize, valFraction: data.valFraction,
+            cacheDirectory: out.appendingPathComponent("cache"), restore: restore, seedExample: model.preset == .seed)
     }
 }
 
@@ -116,9 +86,4 @@ struct EffectiveConfig: Encodable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(self).write(to: url, options: .atomic)
     }
-}
-
-/// JSON re-serialized with sorted keys, for comparing documents.
-func normalizedJSON(_ data: Data) throws -> Data {
-    try JSONSerialization.data(withJSONObject: JSONSerialization.jsonObject(with: data), options: [.sortedKeys])
 }

@@ -1,0 +1,72 @@
+import DPComm
+import DPData
+import DPModel
+import Foundation
+
+/// The mean loss of a model on the first windows of a split, read as `EvalReader` reads them:
+/// sequential, non-overlapping windows of T+1 tokens (window k starts at token k·T), global batch
+/// i being windows i·W·B ..< (i+1)·W·B, rank r taking the r-th block of B. The windows evaluated
+/// are therefore the first `windows` of the split whatever W and B are; only the order in which
+/// the per-row losses are summed changes (results agree to float rounding, about 1e-6 relative).
+///
+/// Letters: W ranks, B rows per rank per batch, T context.
+public struct Evaluation: Sendable, Equatable {
+    /// Mean cross-entropy per predicted token: over all T positions of every window, or over the
+    /// last position only when the model's loss is `LossMode.last`.
+    public let loss: Double
+    /// Global batches evaluated.
+    public let batches: Int
+    /// W·B windows per global batch.
+    public let windowsPerBatch: Int
+    /// T, the tokens each window predicts from.
+    public let context: Int
+
+    /// Windows of T+1 tokens evaluated: batches·W·B.
+    public var windows: Int { batches * windowsPerBatch }
+    /// exp(loss).
+    public var perplexity: Double { exp(loss) }
+
+    /// The most rows an evaluation takes by default (`batches` nil): about 640,000 tokens at T = 64.
+    public static let defaultMaxWindows = 10_000
+
+    /// Evaluates `model` on `tokens` on every rank and sums the losses over ranks. Collective;
+    /// every rank must pass the same tokens, `batch` and `batches`.
+    ///
+    /// - Parameters:
+    ///   - batch: B, rows per rank per batch (at most `model.maxBatch`).
+    ///   - batches: global batches to evaluate; nil: all that fit in the split, at most
+    ///     `defaultMaxWindows` windows. More than the split holds is an error.
+    /// - Throws: `RankFailure` (on every rank) when the split is shorter than one global batch or
+    ///   shorter than `batches` global batches.
+    /// - Complexity: one forward pass per batch per rank: batches·B·T tokens per rank.
+    public static func run(comm: any Communicator, model: Model, tokens: TokenSequence, batch: Int, batches: Int?) throws -> Evaluation {
+        precondition(batch >= 1 && batch <= model.maxBatch, "eval batch \(batch) must be in 1...\(model.maxBatch) (the model's maxBatch)")
+        let (W, B, T) = (comm.size, batch, model.config.context)
+        let reader = EvalReader(tokens: tokens, batch: B, context: T, rank: comm.rank, worldSize: W)
+        let count = try comm.collectively { () throws -> Int in
+            guard reader.batchCount > 0 else {
+                throw ConfigError("the val split has \(tokens.count) tokens, fewer than one global batch needs (\(W) rank\(W == 1 ? "" : "s") × \(B) rows × \(T) tokens + 1); lower --batch or use more data.")
+            }
+            if let batches {
+                guard batches <= reader.batchCount else {
+                    throw ConfigError("--batches \(batches) asks for more than the val split holds: \(reader.batchCount) global batches of \(W * B) windows of \(T) tokens.")
+                }
+                return batches
+            }
+            return max(1, min(reader.batchCount, defaultMaxWindows / (W * B)))
+        }
+
+        let inputs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
+        let targets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
+        defer { inputs.deallocate(); targets.deallocate() }
+        var sum = 0.0
+        for index in 0..<count {
+            reader.batch(index, tokens: inputs.baseAddress!, targets: targets.baseAddress!)
+            sum += Double(model.forward(tokens: UnsafeBufferPointer(inputs), targets: UnsafeBufferPointer(targets), batch: B, time: T))
+        }
+        // Every batch has the same number of predicted tokens, so the mean of the per-batch means
+        // is the mean over all of them.
+        let loss = try comm.sum(sum) / Double(W * count)
+        return Evaluation(loss: loss, batches: count, windowsPerBatch: W * B, context: T)
+    }
+}

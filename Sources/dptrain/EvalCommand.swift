@@ -1,0 +1,118 @@
+import ArgumentParser
+import DPComm
+import DPData
+import DPModel
+import DPTrainer
+import Foundation
+
+/// `dptrain eval --checkpoint PATH [--data PATH] [--batches N] [--batch B]`, alone or under mpirun.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Loss and perplexity of a checkpoint on the validation split.",
+        discussion: """
+            Reads the val split in sequential, non-overlapping windows of context + 1 tokens (window \
+            k starts at token k·context) and prints the mean cross-entropy per predicted token and its \
+            exponential, the perplexity. Under mpirun every rank evaluates its own rows of each batch and \
+            the sums are all-reduced; the windows evaluated are the first ranks·batch·batches of the \
+            split whatever the number of ranks. The data is the checkpoint's (the seed preset's own \
+            sentences for a seed checkpoint) unless --data names another; either way the tokenizer \
+            built from it must equal the checkpoint's.
+            """)
+
+    @Option(help: ArgumentHelp(
+        "A checkpoint directory, an OUT directory or OUT/checkpoints (then the checkpoint LATEST names).",
+        valueName: "path"))
+    var checkpoint: String
+
+    @Option(name: .customLong("data"), help: ArgumentHelp(
+        "A text file or a `dptrain prepare` directory to evaluate on, instead of the checkpoint's data.",
+        valueName: "path"))
+    var data: String?
+
+    @Option(help: "The fraction of a text file's tokens (its end) that forms the val split; use the run's own.")
+    var valFraction = 0.1
+
+    @Option(help: "Global batches (ranks × batch windows each) to evaluate. (default: all the val split holds, at most \(Evaluation.defaultMaxWindows) windows)")
+    var batches: Int?
+
+    @Option(help: "Windows per rank per batch. (default: the checkpoint's --batch)")
+    var batch: Int?
+
+    @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch) instead of the text lines.")
+    var json = false
+
+    @Option(help: ArgumentHelp(
+        "Also write the val split's tokens to this llm.c token file (for scripts/torch_crosscheck.py).",
+        valueName: "file", visibility: .hidden))
+    var dumpVal: String?
+
+    @OptionGroup(title: "Ranks") var runtime: RuntimeOptions
+
+    func validate() throws {
+        if let batches, batches < 1 || batches > 1 << 30 {
+            throw ValidationError("--batches must be between 1 and \(1 << 30), not \(batches).")
+        }
+        if let batch, batch < 1 || batch > 1 << 16 {
+            throw ValidationError("--batch must be between 1 and 65536 rows per rank, not \(batch).")
+        }
+        guard valFraction.isFinite, valFraction > 0, valFraction < 1 else {
+            throw ValidationError("--val-fraction must be between 0 and 1 (exclusive), not \(valFraction).")
+        }
+    }
+
+    func run() throws {
+        Session.run(runtime) { session in
+            let comm = session.comm
+            session.warnIfSlowKernel()
+            let restore = try Restore.load(comm: comm, path: URL(fileURLWithPath: checkpoint), out: URL(fileURLWithPath: checkpoint))
+            let isSeed = restore.state.model == ModelConfig.seed
+            try comm.collectively {
+                if isSeed && data != nil {
+                    throw ValidationError("\(restore.directory) is a seed-preset checkpoint, evaluated on the seed example's own sentences; it takes no --data.")
+                }
+            }
+
+            // A checkpoint in OUT/checkpoints shares OUT's token cache with training; any other is
+            // tokenized into a temporary folder that rank 0 removes at the end.
+            let out = CheckpointStore.outputDirectory(of: URL(fileURLWithPath: restore.directory))
+            let cache = out?.appendingPathComponent("cache")
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-eval-\(UUID().uuidString)")
+            defer { if out == nil && session.isRoot { try? FileManager.default.removeItem(at: cache) } }
+            let dataset = try Dataset.load(
+                comm: comm, path: data, tokenizer: nil, vocabSize: nil, valFraction: valFraction,
+                cacheDirectory: cache, restore: restore, seedExample: isSeed)
+            if data == nil && dataset.summary != restore.state.data {
+                session.warn("the data differs from what the run trained on (\(restore.state.data)); if it used another --val-fraction, pass that one.")
+            }
+            if let dumpVal {
+                try comm.collectively {
+                    guard comm.rank == 0 else { return }
+                    try TokenFile.write(dataset.val.toArray(), vocabSize: dataset.tokenizer.vocabSize, to: URL(fileURLWithPath: dumpVal))
+                }
+            }
+
+            let B = batch ?? restore.state.training.batch
+            let model = try comm.collectively { try restore.makeModel(maxBatch: B) }
+            let result = try Evaluation.run(comm: comm, model: model, tokens: dataset.val, batch: B, batches: batches)
+
+            let c = restore.state.model
+            if json {
+                let object: [String: Any] = [
+                    "checkpoint": restore.directory, "step": restore.state.step, "ranks": comm.size,
+                    "loss": result.loss, "perplexity": result.perplexity, "windows": result.windows,
+                    "context": result.context, "batches": result.batches, "batch": B, "loss_mode": c.loss.rawValue,
+                ]
+                let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                session.say(String(decoding: line, as: UTF8.self))
+                return
+            }
+            session.say("dptrain eval: \(restore.directory) (step \(restore.state.step)), \(comm.size) rank\(comm.size == 1 ? "" : "s")")
+            session.say("  model  \(c.layers) layer\(c.layers == 1 ? "" : "s"), dim \(c.dim), context \(c.context), vocab \(c.vocabSize), \(grouped(c.parameterCount)) parameters")
+            session.say("  data   \(dataset.summary)")
+            session.say("val loss \(String(format: "%.4f", result.loss)) | perplexity \(String(format: "%.2f", result.perplexity))"
+                + " | \(grouped(result.windows)) windows of \(result.context) tokens"
+                + (c.loss == .last ? " (loss on the last token of each)" : "")
+                + " | \(result.batches) batch\(result.batches == 1 ? "" : "es") of \(comm.size) × \(B)")
+        }
+    }
+}
