@@ -48,6 +48,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var debug: Bool
     /// Steps between cross-rank weight hash checks when not in debug mode.
     public var hashEvery: Int
+    /// The fraction of a text file's tokens (its end) kept for validation; nil in checkpoints
+    /// written before it was recorded, which used the default 0.1.
+    public var valFraction: Double?
 
     enum CodingKeys: String, CodingKey {
         case batch, steps, optimizer, warmup, schedule, beta1, beta2, momentum, clip, sampler, seed, keep, debug
@@ -60,6 +63,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case checkpointEvery = "checkpoint_every"
         case logEvery = "log_every"
         case hashEvery = "hash_every"
+        case valFraction = "val_fraction"
     }
 
     public init(

@@ -15,11 +15,19 @@ extension DPTrain {
             try command.run()
         } catch let failure as ConfigFile.Failure {
             if rank == 0 { FileHandle.standardError.write(Data("dptrain: error: \(failure)\n".utf8)) }
-            Foundation.exit(64)
+            exitAfterRankZero(rank: rank, code: 64)
         } catch {
             if rank == 0 { exit(withError: error) }
-            Foundation.exit(exitCode(for: error).rawValue)
+            exitAfterRankZero(rank: rank, code: exitCode(for: error).rawValue)
         }
+    }
+
+    /// Ends a rank other than 0 after a command-line error, a moment after rank 0: mpirun ends the
+    /// whole job as soon as one rank exits with a failure, and were that a silent rank, rank 0's
+    /// one-line report could be cut off or lost. (MPI has not started yet, so no barrier.)
+    static func exitAfterRankZero(rank: Int, code: Int32) -> Never {
+        if rank != 0 && code != 0 { Thread.sleep(forTimeInterval: 3) }
+        Foundation.exit(code)
     }
 
     /// `--resume` takes an optional path: alone (last, or before another option) it stands for

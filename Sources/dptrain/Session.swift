@@ -53,9 +53,11 @@ final class Session {
             exit(0)
         } catch let error as StoppedBySignal {
             if session.isRoot { printError("dptrain: \(error)") }
+            try? comm.barrier()  // rank 0 has printed before any rank exits and mpirun ends the job
             exit(error.exitStatus)
         } catch let error as AgreedError {
             if session.isRoot { printError("dptrain: error: \(error)") }
+            try? comm.barrier()
             exit(error.exitStatus)
         } catch {
             let prefix = comm.size > 1 ? "dptrain: error on rank \(comm.rank): " : "dptrain: error: "

@@ -41,9 +41,19 @@ struct Train: ParsableCommand {
             let restore: Restore? = try output.resume.map { path in
                 try Restore.load(comm: comm, path: path == OutputOptions.latest ? nil : URL(fileURLWithPath: path), out: out)
             }
-            let trainingConfig = training.resolved(over: restore?.state.training ?? (model.preset == .seed ? .seedDefaults : TrainingConfig()))
-            let dataset = try loadData(comm: comm, out: out, restore: restore)
-            let modelConfig = try comm.collectively { try model.config(vocabSize: dataset.tokenizer.vocabSize, restored: restore?.state.model) }
+            var trainingConfig = training.resolved(over: restore?.state.training ?? (model.preset == .seed ? .seedDefaults : TrainingConfig()))
+            trainingConfig.valFraction = data.valFraction ?? restore?.state.training.valFraction ?? 0.1
+            try comm.collectively {
+                if let restore, trainingConfig.steps < restore.state.step {
+                    throw ValidationError("--steps \(trainingConfig.steps) is below the checkpoint's step \(restore.state.step); pass a larger --steps to train further.")
+                }
+            }
+            let dataset = try loadData(comm: comm, out: out, restore: restore, valFraction: trainingConfig.valFraction!)
+            let modelConfig = try comm.collectively { () throws -> ModelConfig in
+                let config = try model.config(vocabSize: dataset.tokenizer.vocabSize, restored: restore?.state.model)
+                try MemoryCheck.require(model: config, batch: trainingConfig.batch, ranksOnHost: comm.localSize)
+                return config
+            }
 
             let console = Console(session: session, steps: trainingConfig.steps, debug: trainingConfig.debug, quiet: output.quiet)
             let trainer = try Trainer(
@@ -61,9 +71,9 @@ struct Train: ParsableCommand {
     /// Rank 0 reads (and caches) the data, then broadcasts the tokens and tokenizer, so only rank 0
     /// touches the file system. With --resume, the checkpoint's data path and tokenizer are the
     /// defaults, and the tokenizer built from the data must equal the checkpoint's.
-    private func loadData(comm: any Communicator, out: URL, restore: Restore?) throws -> Dataset {
+    private func loadData(comm: any Communicator, out: URL, restore: Restore?, valFraction: Double) throws -> Dataset {
         try Dataset.load(
-            comm: comm, path: data.path, tokenizer: data.tokenizer, vocabSize: data.vocabSize, valFraction: data.valFraction,
+            comm: comm, path: data.path, tokenizer: data.tokenizer, vocabSize: data.vocabSize, valFraction: valFraction,
             cacheDirectory: out.appendingPathComponent("cache"), restore: restore, seedExample: model.preset == .seed)
     }
 }

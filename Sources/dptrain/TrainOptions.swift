@@ -24,14 +24,14 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Vocabulary size for the bpe and word tokenizers. (default: bpe 512, word: every word)")
     var vocabSize: Int?
 
-    @Option(help: "The fraction of a text file's tokens (its end) kept for validation.")
-    var valFraction = 0.1
+    @Option(help: "The fraction of a text file's tokens (its end) kept for validation. (default: 0.1, or the checkpoint's)")
+    var valFraction: Double?
 
     func validate() throws {
         if let vocabSize, vocabSize < 2 || vocabSize > 1 << 24 {
             throw ValidationError("--vocab-size must be between 2 and 16777216, not \(vocabSize).")
         }
-        guard valFraction.isFinite, valFraction > 0, valFraction < 1 else {
+        if let valFraction, !(valFraction.isFinite && valFraction > 0 && valFraction < 1) {
             throw ValidationError("--val-fraction must be between 0 and 1 (exclusive), not \(valFraction).")
         }
     }

@@ -77,6 +77,7 @@ func readText(_ url: URL) throws -> String {
     } catch {
         throw DataError.io(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
     }
+    guard !data.isEmpty else { throw DataError.io(path: url.path, reason: "is empty; there is no text to train on") }
     guard let text = String(data: data, encoding: .utf8) else { throw DataError.notUTF8(path: url.path) }
     return text
 }
