@@ -54,9 +54,13 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
 fi
 
 # dptrain_mpirun RANKS ARGS...: mpirun with --oversubscribe when this host has fewer cores than RANKS.
+# (For a background job whose pid must be mpirun's own, use "${DPTRAIN_MPIRUN[@]}" after
+# dptrain_mpirun_command RANKS, which sets that array.)
+dptrain_mpirun_command() {
+    DPTRAIN_MPIRUN=(mpirun -n "$1")
+    if [ "$(nproc)" -lt "$1" ]; then DPTRAIN_MPIRUN+=(--oversubscribe); fi
+}
 dptrain_mpirun() {
-    local ranks="$1"; shift
-    local extra=()
-    if [ "$(nproc)" -lt "$ranks" ]; then extra+=(--oversubscribe); fi
-    mpirun -n "$ranks" "${extra[@]}" "$@"
+    dptrain_mpirun_command "$1"; shift
+    "${DPTRAIN_MPIRUN[@]}" "$@"
 }

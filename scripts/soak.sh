@@ -12,14 +12,15 @@ swift build -c release --product dptrain >/dev/null
 out=$(mktemp -d /tmp/dptrain-soak.XXXXXX)
 trap 'kill -TERM "$pid" 2>/dev/null; rm -rf "$out"' EXIT
 
-dptrain_mpirun 4 .build/release/dptrain train --out "$out" --steps 100000000 --layers 2 --dim 64 --heads 4 \
+dptrain_mpirun_command 4
+"${DPTRAIN_MPIRUN[@]}" .build/release/dptrain train --out "$out" --steps 100000000 --layers 2 --dim 64 --heads 4 \
     --context 32 --batch 4 --log-every 50 --eval-every 500 --checkpoint-every 100 --keep 2 --quiet &
 pid=$!
 samples="$out/samples.txt"
 start=$(date +%s)
 while [ $(( $(date +%s) - start )) -lt "$duration" ] && kill -0 "$pid" 2>/dev/null; do
     sleep 10
-    ranks=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null)
+    ranks=$(pgrep -P "$pid")
     rss=0; fds=0
     for rank in $ranks; do
         rss=$((rss + $(awk '/VmRSS/ {print $2}' "/proc/$rank/status" 2>/dev/null || echo 0)))
@@ -28,7 +29,7 @@ while [ $(( $(date +%s) - start )) -lt "$duration" ] && kill -0 "$pid" 2>/dev/nu
     echo "$(( $(date +%s) - start )) $rss $fds" >> "$samples"
 done
 kill -USR1 "$pid" 2>/dev/null
-wait "$pid"; status=$?
+wait "$pid" && status=0 || status=$?
 
 python3 - "$samples" "$out/metrics.jsonl" "$status" "$(ls "$out/checkpoints" | grep -c step-)" <<'PY'
 import json, statistics, sys

@@ -12,7 +12,8 @@ cd "$DPTRAIN_ROOT"
 swift build -c release --product dptrain
 dptrain_mpirun "${DPTRAIN_RANKS:-4}" .build/release/dptrain info
 
-dptrain_mpirun "${DPTRAIN_RANKS:-4}" .build/release/dptrain train "$@" &
+dptrain_mpirun_command "${DPTRAIN_RANKS:-4}"
+"${DPTRAIN_MPIRUN[@]}" .build/release/dptrain train "$@" &
 mpirun_pid=$!
 signals=0
 stop() {

@@ -172,10 +172,13 @@ public final class RunningProcess: @unchecked Sendable {
         return false
     }
 
-    /// The process ids of the ranks: mpirun's children.
+    /// The process ids of the ranks: mpirun's children (forked by any of its threads).
     public var rankProcessIDs: [Int32] {
-        let children = (try? String(contentsOfFile: "/proc/\(processIdentifier)/task/\(processIdentifier)/children", encoding: .utf8)) ?? ""
-        return children.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(processIdentifier)/task")) ?? []
+        return tasks.flatMap { task -> [Int32] in
+            let children = (try? String(contentsOfFile: "/proc/\(processIdentifier)/task/\(task)/children", encoding: .utf8)) ?? ""
+            return children.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }.sorted()
     }
 
     /// Waits for the exit (killing the process after `timeout`) and returns the result.
