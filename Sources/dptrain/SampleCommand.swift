@@ -97,8 +97,14 @@ struct Sample: ParsableCommand {
 
     /// The checkpoint's model (weights copied in) and tokenizer.
     private func load() throws -> (Model, any Tokenizer) {
-        let directory = try CheckpointStore.resolve(URL(fileURLWithPath: checkpoint))
-        let loaded = try CheckpointStore(directory: directory.deletingLastPathComponent()).load(directory)
+        let directory: URL, loaded: LoadedCheckpoint
+        do {
+            directory = try CheckpointStore.resolve(URL(fileURLWithPath: checkpoint))
+            loaded = try CheckpointStore(directory: directory.deletingLastPathComponent()).load(directory)
+        } catch let error as CheckpointError {
+            // CheckpointError reads "PATH does not exist": make it the sentence it is.
+            throw ConfigError("\(error)" + (error.problem.hasSuffix(".") ? "" : "."))
+        }
         let stateFile = directory.appendingPathComponent(CheckpointStore.stateFileName).path
         let (state, tokenizerJSON) = try CheckpointState.decode(loaded.state, file: stateFile)
         let tokenizer = try Tokenizers.load(json: tokenizerJSON)
