@@ -10,6 +10,7 @@ import Testing
 
     @Test func theSeedModelContinuesHelloWorldWithWelcome() throws {
         let out = try train(["--preset", "seed", "--steps", "300"])
+        defer { try? FileManager.default.removeItem(at: out) }
         let one = try sample(out, ["--prompt", "hello world", "--tokens", "1", "--temperature", "0"])
         #expect(one.stdout == "hello world welcome\n")
         // N tokens of the word tokenizer: N more words, whatever they are.
@@ -20,6 +21,7 @@ import Testing
 
     @Test func samplingPrintsNTokensOfTextAndIsDeterministic() throws {
         let out = try train(Self.small + ["--steps", "150"])
+        defer { try? FileManager.default.removeItem(at: out) }
         let args = ["--prompt", "The", "--tokens", "80", "--temperature", "0.9", "--top-k", "20", "--seed", "5"]
         let first = try sample(out, args)
         // The char tokenizer: one token is one character; the prompt, 80 of them, a newline.
@@ -43,6 +45,7 @@ import Testing
         try String(repeating: "über café ☃ naïve ", count: 400).write(to: data, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: data) }
         let out = try train(Self.small + ["--steps", "200", "--data", data.path, "--tokenizer", "byte"])
+        defer { try? FileManager.default.removeItem(at: out) }
         let run = try sample(out, ["--prompt", "über", "--tokens", "120", "--temperature", "0"])
         // Each token is one byte: decoded one by one, é, ☃ and ï would come out as U+FFFD. Only the
         // last character may be cut (the 120th byte may start a character), and is then U+FFFD.
@@ -55,6 +58,7 @@ import Testing
     @Test func badInputsAreOneSentence() throws {
         let seed = try train(["--preset", "seed", "--steps", "10"])
         let chars = try train(Self.small + ["--steps", "2"])
+        defer { [seed, chars].forEach { try? FileManager.default.removeItem(at: $0) } }
         let cases: [([String], String)] = [
             (["--checkpoint", "/nonexistent/run"], "dptrain: error: /nonexistent/run does not exist"),
             (["--checkpoint", chars.path, "--prompt", "snow☃man"], "The prompt's character \"☃\" (at character 4) is not in the checkpoint's char tokenizer vocabulary"),
@@ -75,6 +79,7 @@ import Testing
     @Test func underMPIRunRankZeroAlonePrints() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let out = try train(["--preset", "seed", "--steps", "300"])
+        defer { try? FileManager.default.removeItem(at: out) }
         let args = ["sample", "--checkpoint", out.path, "--prompt", "hello world", "--tokens", "4", "--seed", "9"]
         let solo = try Run.process(Run.product("dptrain"), args, timeout: 60)
         let two = try Run.mpirun(2, Run.product("dptrain"), args)
