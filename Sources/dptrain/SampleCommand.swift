@@ -1,0 +1,207 @@
+import ArgumentParser
+import DPComm
+import DPData
+import DPModel
+import DPTrainer
+import Foundation
+
+/// `dptrain sample --checkpoint PATH`: generates text from a trained model, streaming it to
+/// standard output token by token.
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a checkpoint, streaming it to standard output.",
+        discussion: """
+            Prints the prompt, then each new token's text as soon as it is drawn (a character of a \
+            byte or bpe tokenizer once all its bytes are there), then a newline. The model keeps the \
+            keys and values of the positions so far (a KV cache), so a token within the context costs \
+            one position's work. It sees at most --context tokens: a longer prompt is cut to its last \
+            --context tokens, and once the context is full the window slides by one token per step, \
+            re-encoding the last context−1 tokens (learned positions move with the window, so the \
+            cache cannot roll). An empty prompt starts from the newline token, or from token 0 when \
+            the vocabulary has no newline. Temperature 0 is greedy (the most likely token); otherwise \
+            tokens are drawn from softmax(logits/temperature), among the --top-k most likely if \
+            given, by a generator seeded with --seed, so the same settings give the same text. Under \
+            mpirun, rank 0 alone loads the checkpoint and prints.
+            """)
+
+    @Option(help: ArgumentHelp(
+        "A checkpoint directory (OUT/checkpoints/step-NNNNNNNN), OUT/checkpoints, or a run's --out directory (then the checkpoint LATEST names).",
+        valueName: "path"))
+    var checkpoint: String
+
+    @Option(help: "The text to continue. (default: none, start from a newline)")
+    var prompt = ""
+
+    @Option(name: .customLong("tokens"), help: ArgumentHelp("The number of tokens to generate.", valueName: "n"))
+    var count = 200
+
+    @Option(help: "Softmax temperature; 0 picks the most likely token every time (greedy).")
+    var temperature: Double = 0.8
+
+    @Option(help: ArgumentHelp("Draw only among the K most likely tokens. (default: all)", valueName: "k"))
+    var topK: Int?
+
+    @Option(help: "Seed of the sampling generator.")
+    var seed: UInt64 = 1337
+
+    @Flag(name: .customLong("no-kv-cache"), help: "Re-run the model over the whole window for every token instead of using the KV cache (slow; for comparison).")
+    var noKVCache = false
+
+    @Flag(help: "Print the tokens per second of the generation to standard error at the end.")
+    var timing = false
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard count >= 1, count <= 100_000_000 else {
+            throw ValidationError("--tokens must be between 1 and 100000000, not \(count).")
+        }
+        guard temperature.isFinite, temperature >= 0, temperature <= 1e6 else {
+            throw ValidationError("--temperature must be a number from 0 (greedy) to 1000000, not \(temperature).")
+        }
+        if let topK, topK < 1 {
+            throw ValidationError("--top-k must be at least 1 (leave it out to draw among all tokens), not \(topK).")
+        }
+    }
+
+    func run() throws {
+        Session.run(runtime) { session in
+            // Rank 0 does the work; `collectively` makes its failure every rank's, reported once.
+            try session.comm.collectively {
+                guard session.isRoot else { return }
+                try generate()
+            }
+        }
+    }
+
+    private func generate() throws {
+        let (model, tokenizer) = try load()
+        let promptTokens = try encodePrompt(tokenizer, vocabSize: model.config.vocabSize)
+        var sampler = TokenSampler(temperature: Float(temperature), topK: topK, seed: seed)
+        let cache = noKVCache ? nil : try KVCache(config: model.config)
+        var decoder = IncrementalDecoder(tokenizer: tokenizer, prompt: promptTokens)
+
+        write(Data(prompt.utf8))
+        let start = DispatchTime.now().uptimeNanoseconds
+        model.generate(prompt: promptTokens, count: count, sampler: &sampler, cache: cache) { token in
+            write(decoder.append(token))
+        }
+        write(decoder.finish() + Data("\n".utf8))
+        if timing {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            printError(String(format: "dptrain sample: %d tokens in %.3f s, %.1f tokens/s (%@, context %d)",
+                              count, seconds, Double(count) / seconds,
+                              noKVCache ? "no KV cache" : "KV cache", model.config.context))
+        }
+    }
+
+    /// The checkpoint's model (weights copied in) and tokenizer.
+    private func load() throws -> (Model, any Tokenizer) {
+        let directory: URL, loaded: LoadedCheckpoint
+        do {
+            directory = try CheckpointStore.resolve(URL(fileURLWithPath: checkpoint))
+            loaded = try CheckpointStore(directory: directory.deletingLastPathComponent()).load(directory)
+        } catch let error as CheckpointError {
+            // CheckpointError reads "PATH does not exist": make it the sentence it is.
+            throw ConfigError("\(error)" + (error.problem.hasSuffix(".") ? "" : "."))
+        }
+        let stateFile = directory.appendingPathComponent(CheckpointStore.stateFileName).path
+        let (state, tokenizerJSON) = try CheckpointState.decode(loaded.state, file: stateFile)
+        let tokenizer = try Tokenizers.load(json: tokenizerJSON)
+        guard tokenizer.vocabSize == state.model.vocabSize else {
+            throw ConfigError("\(stateFile) holds a tokenizer of \(tokenizer.vocabSize) tokens for a model of \(state.model.vocabSize); the checkpoint is inconsistent.")
+        }
+        let weights = try loaded.safetensors("model.safetensors")
+        let model = try Model(config: state.model, maxBatch: 1)
+        for spec in model.layout.tensors {
+            do {
+                try weights.copy(spec.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[spec.range]))
+            } catch {
+                throw ConfigError("\(directory.path)/model.safetensors does not fit the model of its state.json: \(error).")
+            }
+        }
+        return (model, tokenizer)
+    }
+
+    /// The prompt's tokens; an empty prompt (or one with no tokens, such as only spaces for the
+    /// word tokenizer) is the newline token if the vocabulary has one, else token 0.
+    private func encodePrompt(_ tokenizer: any Tokenizer, vocabSize: Int) throws -> [Int32] {
+        let tokens: [Int32]
+        do {
+            tokens = try tokenizer.encode(prompt)
+        } catch DataError.unknownCharacter(let character, let offset) {
+            throw ConfigError("The prompt's character \(quoted(character)) (at character \(offset)) is not in the checkpoint's \(tokenizer.kind.rawValue) tokenizer vocabulary; leave it out of --prompt.")
+        } catch DataError.unknownWord(let word) {
+            throw ConfigError("The prompt's word \(quoted(word)) is not in the checkpoint's word tokenizer vocabulary, which has no <unk>; leave it out of --prompt.")
+        }
+        if !tokens.isEmpty { return tokens }
+        if let newline = try? tokenizer.encode("\n"), newline.count == 1, tokenizer.decode(newline) == "\n",
+           Int(newline[0]) < vocabSize {
+            return newline
+        }
+        return [0]
+    }
+
+    /// A character with invisible ones spelled out: "é", "\t", U+00A0.
+    private func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\"": out += "\\\""
+            default:
+                if scalar.value < 0x20 || (scalar.properties.isWhitespace && scalar != " ") {
+                    out += String(format: "U+%04X", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Writes bytes to standard output at once (unbuffered), so the text streams.
+    private func write(_ data: Data) {
+        if !data.isEmpty { FileHandle.standardOutput.write(data) }
+    }
+
+    /// Turns tokens into text as they come, for any tokenizer: decodes the prompt and every token
+    /// so far and returns the bytes not yet returned, holding back a trailing U+FFFD (the start
+    /// of a character whose other bytes a byte or bpe tokenizer has not produced yet). Decoders
+    /// only append to the text of earlier tokens, so what is returned is never taken back.
+    /// O(tokens so far) per token.
+    private struct IncrementalDecoder {
+        let tokenizer: any Tokenizer
+        var tokens: [Int32]
+        /// UTF-8 bytes of the decoded text already returned, the prompt's included.
+        var returned: Int
+
+        init(tokenizer: any Tokenizer, prompt: [Int32]) {
+            self.tokenizer = tokenizer
+            tokens = prompt
+            returned = tokenizer.decode(prompt).utf8.count
+        }
+
+        mutating func append(_ token: Int32) -> Data {
+            tokens.append(token)
+            let bytes = Array(tokenizer.decode(tokens).utf8)
+            var end = bytes.count
+            let replacement: [UInt8] = [0xEF, 0xBF, 0xBD]
+            while end - 3 >= returned, Array(bytes[(end - 3)..<end]) == replacement { end -= 3 }
+            return take(bytes, upTo: end)
+        }
+
+        /// The rest, incomplete characters as U+FFFD.
+        mutating func finish() -> Data {
+            let bytes = Array(tokenizer.decode(tokens).utf8)
+            return take(bytes, upTo: bytes.count)
+        }
+
+        private mutating func take(_ bytes: [UInt8], upTo end: Int) -> Data {
+            guard end > returned else { return Data() }
+            defer { returned = end }
+            return Data(bytes[returned..<end])
+        }
+    }
+}
