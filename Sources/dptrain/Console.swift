@@ -8,8 +8,7 @@ import Glibc
 
 /// Turns the trainer's events into console lines on rank 0.
 ///
-/// On a terminal (also under mpirun, which gives rank 0 a pseudo-terminal when its own output is
-/// one) a progress line with the step, ETA, loss and tokens/s stays at the bottom and is redrawn
+/// On a terminal (also under mpirun when mpirun's own output is one) a progress line with the step, ETA, loss and tokens/s stays at the bottom and is redrawn
 /// under each new line; to a pipe or file, plain lines only. `--quiet` keeps only warnings,
 /// errors and the final line.
 final class Console {
@@ -27,7 +26,17 @@ final class Console {
         self.steps = steps
         self.debug = debug
         self.quiet = quiet
-        interactive = isatty(STDOUT_FILENO) != 0
+        interactive = Console.outputIsTerminal()
+    }
+
+    /// Whether the user sees this process's standard output on a terminal. OpenMPI gives every
+    /// rank a pseudo-terminal whatever mpirun's own output is, so under a launcher what counts is
+    /// the output of the parent (mpirun, for rank 0 on the launching host).
+    static func outputIsTerminal() -> Bool {
+        guard isatty(STDOUT_FILENO) != 0 else { return false }
+        guard Launcher.startedByMPI(environment: ProcessInfo.processInfo.environment) else { return true }
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getppid())/fd/1")) ?? ""
+        return target.hasPrefix("/dev/pts/") || target.hasPrefix("/dev/tty")
     }
 
     func show(_ event: TrainerEvent) {
