@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
             let console = Console(session: session, steps: trainingConfig.steps, debug: trainingConfig.debug)
             let trainer = try Trainer(
                 comm: comm, model: modelConfig, training: trainingConfig, dataset: dataset, out: out,
-                restore: restore, dataPath: restore?.state.dataPath ?? data.path, emit: console.show)
+                restore: restore, dataPath: restore?.state.dataPath ?? data.path, zeroStage: training.zero, emit: console.show)
             try trainer.run(stopAt: output.stopAt)
         }
     }
