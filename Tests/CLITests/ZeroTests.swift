@@ -29,13 +29,17 @@ import Testing
         for (a, b) in zip(plain.gradNorms, sharded.gradNorms) {
             #expect(abs(a - b) <= 1e-5 * abs(a), "gradient norms (clipped at 0.5) \(plain.gradNorms) vs \(sharded.gradNorms)")
         }
+        // Two ranks sum each element in the same (commutative) way in both collectives; with three,
+        // MPI's reduce-scatter and all-reduce add the ranks' floats in different orders, and six
+        // AdamW steps carry that last-bit difference a little further.
+        let tolerance = ranks == 2 ? 1e-5 : 1e-4
         let (weights, weightName) = try maxRelativeDifference(plain.weights, sharded.weights)
-        #expect(weights <= 1e-5, "weights differ by \(weights) relative in \(weightName)")
+        #expect(weights <= tolerance, "weights differ by \(weights) relative in \(weightName)")
         // The checkpoint's m and v are whole (every tensor, gathered from the shards).
         #expect(plain.optimizer.names == sharded.optimizer.names)
         #expect(sharded.optimizer.names.contains("m.tok_embedding") && sharded.optimizer.names.contains("v.ln_f.bias"))
         let (moments, momentName) = try maxRelativeDifference(plain.optimizer, sharded.optimizer)
-        #expect(moments <= 1e-5, "AdamW moments differ by \(moments) relative in \(momentName)")
+        #expect(moments <= tolerance, "AdamW moments differ by \(moments) relative in \(momentName)")
     }
 
     @Test func zeroOneResumesFromItsOwnCheckpointAsIfNeverStopped() throws {
