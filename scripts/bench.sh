@@ -2,24 +2,27 @@
 # Times dptrain's training step against a PyTorch reference of the same model, in one run, and
 # prints one table of medians and ratios.
 #
-#   scripts/bench.sh [--large] [--steps N] [--no-torch]
+#   scripts/bench.sh [--large] [--steps N] [--rounds R] [--no-torch]
 #
 # Default model: nanoGPT's README CPU configuration (4 layers, 4 heads, dim 128, context 64,
 # vocab 65, global batch 12). --large: 6 layers, 6 heads, dim 384, context 256, global batch 12.
 # Rows: dptrain 1 rank × 1 thread, 1 rank × 2 threads, 2 ranks × 1 thread (mpirun), and, when
 # python3 can import torch, PyTorch eager with 1 and 2 threads and DDP (gloo) 2 processes × 1
-# thread. Ratios are against PyTorch with 2 threads (or dptrain 1×1 without PyTorch).
+# thread. Ratios are against PyTorch with 2 threads (or dptrain 1×1 without PyTorch). The rows run
+# in --rounds interleaved rounds (default 3), and each row shows its median round, so that a busy
+# moment of a shared machine does not fall on one row only.
 # Needs a release build (swift build -c release). Not run in CI: the timings need a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=30 large=0 torch=1
+steps=30 large=0 torch=1 rounds=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --large) large=1 ;;
         --steps) steps="$2"; shift ;;
         --no-torch) torch=0 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --rounds) rounds="$2"; shift ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -47,19 +50,29 @@ row() {  # row LABEL COMMAND...: runs COMMAND, keeps its last JSON line under LA
     printf '%s\t%s\n' "$label" "$line" >>"$results"
 }
 
-row "dptrain 1 rank × 1 thread" "$bin" bench --single-process --threads 1 --batch 12 "${common[@]}"
-row "dptrain 1 rank × 2 threads" "$bin" bench --single-process --threads 2 --batch 12 "${common[@]}"
-row "dptrain 2 ranks × 1 thread" "${mpi[@]}" -n 2 "$bin" bench --threads 1 --batch 6 "${common[@]}"
-if [[ $torch == 1 ]] && python3 -c 'import torch' 2>/dev/null; then
-    row "pytorch 1 thread" python3 scripts/torch_reference.py --threads 1 --batch 12 "${torch_common[@]}"
-    row "pytorch 2 threads" python3 scripts/torch_reference.py --threads 2 --batch 12 "${torch_common[@]}"
-    row "pytorch DDP 2 × 1 thread" python3 scripts/torch_reference.py --ddp 2 --threads 1 --batch 6 "${torch_common[@]}"
-fi
+[[ $torch == 1 ]] && ! python3 -c 'import torch' 2>/dev/null && torch=0
+for ((round = 1; round <= rounds; round++)); do
+    row "dptrain 1 rank × 1 thread" "$bin" bench --single-process --threads 1 --batch 12 "${common[@]}"
+    row "dptrain 1 rank × 2 threads" "$bin" bench --single-process --threads 2 --batch 12 "${common[@]}"
+    row "dptrain 2 ranks × 1 thread" "${mpi[@]}" -n 2 "$bin" bench --threads 1 --batch 6 "${common[@]}"
+    row "dptrain 2 ranks × 1 thread, --zero 1" "${mpi[@]}" -n 2 "$bin" bench --threads 1 --batch 6 --zero 1 "${common[@]}"
+    if [[ $torch == 1 ]]; then
+        row "pytorch 1 thread" python3 scripts/torch_reference.py --threads 1 --batch 12 "${torch_common[@]}"
+        row "pytorch 2 threads" python3 scripts/torch_reference.py --threads 2 --batch 12 "${torch_common[@]}"
+        row "pytorch DDP 2 × 1 thread" python3 scripts/torch_reference.py --ddp 2 --threads 1 --batch 6 "${torch_common[@]}"
+    fi
+done
 
-echo "model: ${model[*]} --vocab-size 65, global batch 12, $steps timed steps (medians)"
+echo "model: ${model[*]} --vocab-size 65, global batch 12, $steps timed steps (medians; median of $rounds rounds)"
 python3 - "$results" <<'EOF'
 import json, sys
-rows = [(l.split("\t", 1)[0], json.loads(l.split("\t", 1)[1])) for l in open(sys.argv[1]) if l.strip()]
+runs = {}
+for line in open(sys.argv[1]):
+    if line.strip():
+        label, text = line.split("\t", 1)
+        runs.setdefault(label, []).append(json.loads(text))
+# Each row: its round with the median tokens/s.
+rows = [(label, sorted(rs, key=lambda r: r["tokens_per_s"])[len(rs) // 2]) for label, rs in runs.items()]
 ref_label = "pytorch 2 threads" if any(l == "pytorch 2 threads" for l, _ in rows) else rows[0][0]
 ref = dict(rows)[ref_label]["tokens_per_s"]
 one = dict(rows)["dptrain 1 rank × 1 thread"]["tokens_per_s"]
