@@ -25,6 +25,13 @@ public protocol Communicator: AnyObject {
     func broadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws
     /// Gathers `count` elements from every rank into `result` (size·count), in rank order.
     func allGather<T: CommScalar>(_ local: UnsafeBufferPointer<T>, into result: UnsafeMutableBufferPointer<T>) throws
+    /// Sums `buffer` (the same length on every rank) across ranks and leaves in `shard` only this
+    /// rank's part of the sum: the `counts[rank]` elements after the first `counts[..<rank]`
+    /// (`counts` has one entry per rank and adds up to `buffer.count`). ZeRO-1's gradient step.
+    func reduceScatterSum<T: CommScalar>(_ buffer: UnsafeBufferPointer<T>, into shard: UnsafeMutableBufferPointer<T>, counts: [Int]) throws
+    /// In place: every rank's part of `buffer` (partitioned by `counts` as in `reduceScatterSum`)
+    /// is copied into the same place of `buffer` on every other rank. ZeRO-1's weight step.
+    func allGather<T: CommScalar>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws
     /// Waits until every rank has reached the barrier.
     func barrier() throws
     /// Ends every rank of the job at once with `code`, after writing `message` (if not empty) to

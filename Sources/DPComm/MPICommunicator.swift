@@ -102,6 +102,35 @@ public final class MPICommunicator: Communicator {
             "MPI_Allgather")
     }
 
+    public func reduceScatterSum<T: CommScalar>(
+        _ buffer: UnsafeBufferPointer<T>, into shard: UnsafeMutableBufferPointer<T>, counts: [Int]
+    ) throws {
+        try checkPartition(counts, total: buffer.count, call: "MPI_Reduce_scatter")
+        guard shard.count == counts[rank] else {
+            throw MPIError(call: "MPI_Reduce_scatter", message: "the shard holds \(shard.count) elements, not \(counts[rank])")
+        }
+        let counts32 = try counts.map { try count($0) }
+        try check(
+            MPI_Reduce_scatter(buffer.baseAddress, shard.baseAddress, counts32, datatype(T.self), cmpi_op_sum(), world),
+            "MPI_Reduce_scatter")
+    }
+
+    public func allGather<T: CommScalar>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
+        try checkPartition(counts, total: buffer.count, call: "MPI_Allgatherv")
+        let counts32 = try counts.map { try count($0) }
+        var offsets: [Int32] = [], offset = 0
+        for n in counts { offsets.append(try count(offset)); offset += n }
+        try check(
+            MPI_Allgatherv(cmpi_in_place(), 0, datatype(T.self), buffer.baseAddress, counts32, offsets, datatype(T.self), world),
+            "MPI_Allgatherv")
+    }
+
+    private func checkPartition(_ counts: [Int], total: Int, call: String) throws {
+        guard counts.count == size, counts.allSatisfy({ $0 >= 0 }), counts.reduce(0, +) == total else {
+            throw MPIError(call: call, message: "counts \(counts) do not partition \(total) elements over \(size) ranks")
+        }
+    }
+
     public func barrier() throws {
         try check(MPI_Barrier(world), "MPI_Barrier")
     }

@@ -36,6 +36,21 @@ public final class SoloCommunicator: Communicator {
         _ = result.initialize(fromContentsOf: local)
     }
 
+    public func reduceScatterSum<T: CommScalar>(
+        _ buffer: UnsafeBufferPointer<T>, into shard: UnsafeMutableBufferPointer<T>, counts: [Int]
+    ) throws {
+        guard counts == [buffer.count], shard.count == buffer.count else {
+            throw MPIError(call: "reduceScatterSum", message: "counts \(counts) do not partition \(buffer.count) elements over 1 rank")
+        }
+        _ = shard.initialize(fromContentsOf: buffer)
+    }
+
+    public func allGather<T: CommScalar>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
+        guard counts == [buffer.count] else {
+            throw MPIError(call: "allGather", message: "counts \(counts) do not partition \(buffer.count) elements over 1 rank")
+        }
+    }
+
     public func barrier() throws {}
 
     public func abort(code: Int32, message: String) -> Never {

@@ -69,13 +69,18 @@ extension Trainer {
                 throw ConfigError("\(restore.directory)/\(Restore.modelFile) does not fit this model: \(error).")
             }
         }
+        // The checkpoint holds every parameter's state; a ZeRO-1 rank keeps its shard of it.
         var missing = false
-        for (prefix, buffer) in zip(optimizer.prefixes, optimizer.buffers) {
+        let whole = UnsafeMutableBufferPointer<Float>.allocate(capacity: model.layout.count)
+        defer { whole.deallocate() }
+        for (index, prefix) in optimizer.prefixes.enumerated() {
+            whole.initialize(repeating: 0)
             for spec in model.layout.tensors {
                 let name = "\(prefix).\(spec.name)"
                 guard restore.optimizer.shape(name) != nil else { missing = true; continue }
-                try restore.optimizer.copy(name, into: UnsafeMutableBufferPointer(rebasing: buffer[spec.range]))
+                try restore.optimizer.copy(name, into: UnsafeMutableBufferPointer(rebasing: whole[spec.range]))
             }
+            optimizer.load(index, from: UnsafeBufferPointer(whole))
         }
         if missing {
             emit(.warning("the checkpoint holds no \(config.optimizer.rawValue) state; the optimizer starts from zero moments."))
@@ -95,6 +100,10 @@ extension Trainer {
     /// Rank 0 writes a checkpoint of the current step; collective, so that a failed write stops
     /// every rank with rank 0's message and the previous checkpoint stays LATEST.
     func saveCheckpoint(elapsed: Double) throws {
+        guard out != nil else { return }
+        // With ZeRO-1 every rank holds a shard of the optimizer state: gather it whole first.
+        let optimizerBuffers = try optimizer.full(comm: comm)
+        defer { for buffer in optimizerBuffers { buffer.deallocate() } }
         try comm.collectively {
             guard comm.rank == 0 else { return }
             if let bad = firstNonFinite(in: model.parameters) {
@@ -109,7 +118,7 @@ extension Trainer {
                 elapsedSeconds: elapsed)
             let files = [
                 Restore.modelFile: encodeModel(),
-                Restore.optimizerFile: encodeOptimizer(),
+                Restore.optimizerFile: encodeOptimizer(optimizerBuffers),
             ]
             let directory = try store.save(
                 step: step, files: files, state: try state.encoded(tokenizer: dataset.tokenizer.jsonData()), keep: config.keep)
@@ -126,9 +135,10 @@ extension Trainer {
     }
 
     /// optimizer.safetensors: "m.<name>" and "v.<name>" for AdamW ("momentum.<name>" for SGD).
-    func encodeOptimizer() -> Data {
+    /// `buffers`: the optimizer's buffers over all parameters (`OptimizerState.full`).
+    func encodeOptimizer(_ buffers: [UnsafeMutableBufferPointer<Float>]) -> Data {
         var views: [TensorView] = []
-        for (prefix, buffer) in zip(optimizer.prefixes, optimizer.buffers) {
+        for (prefix, buffer) in zip(optimizer.prefixes, buffers) {
             for spec in model.layout.tensors {
                 views.append(TensorView(
                     name: "\(prefix).\(spec.name)", shape: spec.shape,

@@ -15,7 +15,8 @@ public final class Trainer {
     let dataset: Dataset
     /// `--data` as given (nil: built-in data), recorded in checkpoints for `--resume`.
     let dataPath: String?
-    let out: URL
+    /// Where metrics and checkpoints go; nil (benchmarks) writes no files at all.
+    let out: URL?
     let emit: (TrainerEvent) -> Void
 
     var sampler: BatchSampler
@@ -38,6 +39,12 @@ public final class Trainer {
 
     let tokens: UnsafeMutableBufferPointer<Int32>
     let targets: UnsafeMutableBufferPointer<Int32>
+    /// ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1
+    /// reduce-scatters them, each rank updates its shard of the weights and optimizer state, and an
+    /// all-gather brings the weights back together.
+    public let zeroStage: Int
+    /// ZeRO-1: this rank's part of the reduced gradients (empty otherwise).
+    let gradientShard: UnsafeMutableBufferPointer<Float>
 
     /// W·B·A·T: tokens that one optimizer step trains on.
     public var tokensPerStep: Int { comm.size * config.batch * config.gradAccum * model.config.context }
@@ -46,18 +53,24 @@ public final class Trainer {
     /// thrown on every rank as a `RankFailure`.
     ///
     /// - Parameters:
+    ///   - out: the run's directory, or nil to write nothing (`dptrain bench`; `run` then must not
+    ///     reach a checkpoint, so only `benchmark` is meaningful).
     ///   - restore: a checkpoint to continue from (from `Checkpoint.restore`), or nil for a new run.
+    ///   - zeroStage: 0 or 1 (see `zeroStage`); checkpoints hold the whole optimizer state either way.
     public init(
         comm: any Communicator, model modelConfig: ModelConfig, training: TrainingConfig, dataset: Dataset,
-        out: URL, restore: Restore?, dataPath: String?, emit: @escaping (TrainerEvent) -> Void
+        out: URL?, restore: Restore?, dataPath: String?, zeroStage: Int = 0,
+        emit: @escaping (TrainerEvent) -> Void
     ) throws {
+        guard zeroStage == 0 || zeroStage == 1 else { throw ConfigError("--zero must be 0 or 1, not \(zeroStage).") }
+        self.zeroStage = zeroStage
         self.comm = comm
         self.dataPath = dataPath
         self.config = training
         self.dataset = dataset
         self.out = out
         self.emit = emit
-        let store = CheckpointStore(directory: out.appendingPathComponent("checkpoints"))
+        let store = CheckpointStore(directory: (out ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("checkpoints"))
         self.store = store
         schedule = training.learningRateSchedule
 
@@ -72,7 +85,9 @@ public final class Trainer {
                 tokens: dataset.val, batch: training.batch, context: modelConfig.context, rank: rank, worldSize: W)
             return (model, sampler, evalReader)
         }
-        optimizer = OptimizerState(config: training, count: model.layout.count)
+        optimizer = OptimizerState(
+            config: training, count: model.layout.count, shardOf: zeroStage == 1 ? (rank, W) : nil)
+        gradientShard = .allocate(capacity: zeroStage == 1 ? optimizer.shard.count : 0)
         let rowTokens = training.batch * modelConfig.context
         tokens = .allocate(capacity: rowTokens)
         targets = .allocate(capacity: rowTokens)
@@ -80,7 +95,7 @@ public final class Trainer {
         // Rank 0 prepares OUT; a fresh run refuses to overwrite an earlier run's checkpoints.
         let hostname = comm.hostname
         (metrics, tensorBoard) = try comm.collectively { () throws -> (MetricsLog?, TensorBoardWriter?) in
-            guard rank == 0 else { return (nil, nil) }
+            guard rank == 0, let out else { return (nil, nil) }
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             guard FileManager.default.isWritableFile(atPath: out.path) else {
                 throw ConfigError("--out \(out.path) is not writable.")
@@ -110,6 +125,7 @@ public final class Trainer {
     deinit {
         tokens.deallocate()
         targets.deallocate()
+        gradientShard.deallocate()
         optimizer.deallocate()
     }
 
@@ -181,6 +197,7 @@ public final class Trainer {
         }
         if config.debug { try checkLocalFinite(loss: localLoss) }
 
+        if zeroStage == 1 { return try finishShardedStep(localLoss: localLoss, phases: phases) }
         var mark = now()
         try comm.allReduceSum(model.gradients)
         let loss = try comm.sum(localLoss) / Double(W * A)
@@ -194,6 +211,47 @@ public final class Trainer {
         let lr = schedule.rate(atStep: step + 1)
         optimizer.update(model: model, learningRate: lr, step: step + 1)
         phases.update = now() - mark
+
+        step += 1
+        tokensSeen += tokensPerStep
+        return (loss, lr, norm, phases)
+    }
+
+    /// ZeRO-1's end of a step, after the micro-steps: reduce-scatter of the gradients, the global
+    /// norm from every shard's sum of squares, clip and update of this rank's shard, all-gather of
+    /// the weights. The phases count both collectives as all-reduce.
+    func finishShardedStep(localLoss: Double, phases: PhaseTimes) throws
+        -> (loss: Double, lr: Float, gradNorm: Float, phases: PhaseTimes) {
+        let (W, A) = (comm.size, config.gradAccum)
+        let shard = optimizer.shard
+        var phases = phases
+        var mark = now()
+        try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
+        let loss = try comm.sum(localLoss) / Double(W * A)
+        phases.allReduce = now() - mark
+
+        mark = now()
+        let mine = UnsafeMutableBufferPointer(rebasing: model.gradients[shard])
+        _ = mine.update(fromContentsOf: gradientShard)
+        scaleGradients(mine, by: 1 / Float(W * A))
+        let norm = Float(try comm.sum(sumOfSquares(UnsafeBufferPointer(mine))).squareRoot())
+        guard loss.isFinite, norm.isFinite else {
+            // Each rank knows its shard; the lowest rank's first bad tensor is the one named.
+            let local = model.layout.tensors.first { spec in
+                let part = spec.range.clamped(to: shard)
+                return model.gradients[part].contains { !$0.isFinite }
+            }?.name
+            let names = try comm.allGather(string: local ?? "")
+            throw NonFiniteError(step: step + 1, loss: loss, tensor: names.first { !$0.isEmpty })
+        }
+        if config.clip > 0 && norm > config.clip { scaleGradients(mine, by: config.clip / norm) }
+        let lr = schedule.rate(atStep: step + 1)
+        optimizer.update(model: model, learningRate: lr, step: step + 1)
+        phases.update = now() - mark
+
+        mark = now()
+        try comm.allGather(inPlace: model.parameters, counts: optimizer.counts)
+        phases.allReduce += now() - mark
 
         step += 1
         tokensSeen += tokensPerStep
@@ -232,6 +290,28 @@ public final class Trainer {
             model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, loss over \(c.loss == .all ? "all positions" : "the last position")",
             peakGFLOPS: peakFLOPS / 1e9)
     }
+}
+
+/// Σ g², in Double with four partial sums (as `gradientNorm`, before its square root).
+func sumOfSquares(_ g: UnsafeBufferPointer<Float>) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    let n = g.count
+    guard let p = g.baseAddress else { return 0 }
+    var i = 0
+    while i + 4 <= n {
+        let a = Double(p[i]), b = Double(p[i + 1]), c = Double(p[i + 2]), d = Double(p[i + 3])
+        s0 += a * a
+        s1 += b * b
+        s2 += c * c
+        s3 += d * d
+        i += 4
+    }
+    while i < n {
+        let a = Double(p[i])
+        s0 += a * a
+        i += 1
+    }
+    return (s0 + s1) + (s2 + s3)
 }
 
 /// Monotonic seconds.

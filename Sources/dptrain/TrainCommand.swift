@@ -58,7 +58,7 @@ struct Train: ParsableCommand {
             let console = Console(session: session, steps: trainingConfig.steps, debug: trainingConfig.debug, quiet: output.quiet)
             let trainer = try Trainer(
                 comm: comm, model: modelConfig, training: trainingConfig, dataset: dataset, out: out,
-                restore: restore, dataPath: restore?.state.dataPath ?? data.path, emit: console.show)
+                restore: restore, dataPath: restore?.state.dataPath ?? data.path, zeroStage: training.zero, emit: console.show)
             if session.isRoot {
                 try EffectiveConfig(model: modelConfig, training: trainingConfig, data: restore?.state.dataPath ?? data.path,
                                     tokenizer: dataset.tokenizer.kind.rawValue, worldSize: comm.size)

@@ -134,6 +134,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Print and record metrics every N steps. (default: \(d.logEvery))") var logEvery: Int?
     @Flag(help: "Extra checks: a finite-difference gradient spot check at step 0, NaN/Inf names, a cross-rank weight hash every step, per-phase times.")
     var debug = false
+    @Option(help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results).")
+    var zero = 0
+
+    func validate() throws {
+        guard zero == 0 || zero == 1 else { throw ValidationError("--zero must be 0 or 1, not \(zero).") }
+    }
 
     /// `base` with every given flag applied.
     func resolved(over base: TrainingConfig) -> TrainingConfig {

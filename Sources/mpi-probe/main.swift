@@ -89,6 +89,30 @@ report("iallreduce") {
     let total = Float(size * (size + 1) / 2)
     return buffer.allSatisfy { $0 == total } ? nil : "got \(buffer[0]), expected \(total)"
 }
+/// Uneven parts (rank r owns r + 3 elements) so that offsets and counts are really checked.
+let parts = (0..<size).map { $0 + 3 }, partStart = parts[..<rank].reduce(0, +)
+report("reduce-scatter") {
+    let total = parts.reduce(0, +), ranksSum = Float(size * (size + 1) / 2)
+    let buffer = (0..<total).map { Float((rank + 1) * ($0 + 1)) }
+    var shard = [Float](repeating: -1, count: parts[rank])
+    try buffer.withUnsafeBufferPointer { input in
+        try shard.withUnsafeMutableBufferPointer { try comm.reduceScatterSum(input, into: $0, counts: parts) }
+    }
+    let expected = (0..<parts[rank]).map { ranksSum * Float(partStart + $0 + 1) }
+    return shard == expected ? nil : "got \(shard), expected \(expected)"
+}
+report("allgather-in-place") {
+    let total = parts.reduce(0, +)
+    var buffer = [Float](repeating: -1, count: total)
+    for i in partStart..<(partStart + parts[rank]) { buffer[i] = Float(rank * 100 + i) }
+    try buffer.withUnsafeMutableBufferPointer { try comm.allGather(inPlace: $0, counts: parts) }
+    var owner = 0, end = parts[0]
+    for i in 0..<total {
+        while i >= end { owner += 1; end += parts[owner] }
+        if buffer[i] != Float(owner * 100 + i) { return "element \(i) is \(buffer[i]), expected \(owner * 100 + i)" }
+    }
+    return nil
+}
 report("local") {
     // Every rank of these tests runs on one host.
     comm.localSize == size && comm.localRank == rank ? nil : "local \(comm.localRank)/\(comm.localSize)"

@@ -6,7 +6,7 @@ import Testing
 @Suite(.serialized) struct MPICommunicatorTests {
     static let checks = [
         "sum-float", "sum-double", "sum-int64", "max", "min", "broadcast", "broadcast-string",
-        "allgather", "barrier", "iallreduce", "local", "mpi-error", "collectively",
+        "allgather", "barrier", "iallreduce", "reduce-scatter", "allgather-in-place", "local", "mpi-error", "collectively",
     ]
 
     @Test(arguments: [2, 4])

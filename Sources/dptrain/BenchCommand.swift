@@ -1,0 +1,100 @@
+import ArgumentParser
+import DPComm
+import DPData
+import DPModel
+import DPTrainer
+import Foundation
+
+/// `dptrain bench`: the training step of `train`, timed on synthetic tokens.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the training step on synthetic tokens (no files are read or written).",
+        discussion: """
+            Builds the same model and Trainer as `train`, feeds it seeded random tokens of \
+            --vocab-size, runs --warm-up untimed steps and then --steps timed ones, and prints on \
+            rank 0 ms per step (median, min, max), tokens/s, MFU against the sgemm rate all ranks \
+            measure at start-up, the median split into forward, backward, all-reduce and update, \
+            and each rank's peak RSS. --json prints the same as one JSON object.
+            """)
+
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Training (--steps: timed steps, default 20)") var training: TrainingOptions
+    @OptionGroup(title: "Ranks") var runtime: RuntimeOptions
+
+    @Option(help: "Vocabulary of the synthetic tokens.") var vocabSize = 65
+    @Option(help: "Untimed steps before the timed ones.") var warmUp = 3
+    @Flag(help: "Print one JSON object instead of the table.") var json = false
+
+    func validate() throws {
+        guard (2...(1 << 20)).contains(vocabSize) else {
+            throw ValidationError("--vocab-size must be between 2 and 1048576, not \(vocabSize).")
+        }
+        guard warmUp >= 0 else { throw ValidationError("--warm-up must be 0 or more, not \(warmUp).") }
+        if model.preset == .seed { throw ValidationError("bench times the gpt preset; drop --preset seed.") }
+        try model.validateSizes()
+        try trainingConfig.validate()
+    }
+
+    var trainingConfig: TrainingConfig {
+        var c = training.resolved(over: TrainingConfig())
+        if training.steps == nil { c.steps = 20 }
+        return c
+    }
+
+    func run() throws {
+        Session.run(runtime) { session in
+            let comm = session.comm
+            session.warnIfSlowKernel()
+            let config = trainingConfig
+            let modelConfig = try comm.collectively { try model.config(vocabSize: vocabSize, restored: nil) }
+            let rows = comm.size * config.batch * config.gradAccum * (modelConfig.context + 1)
+            let dataset = Self.synthetic(vocabSize: vocabSize, count: max(1 << 16, 8 * rows), seed: config.seed)
+            let trainer = try Trainer(
+                comm: comm, model: modelConfig, training: config, dataset: dataset, out: nil,
+                restore: nil, dataPath: nil, zeroStage: training.zero, emit: { _ in })
+            let result = try trainer.benchmark(warmup: warmUp, steps: config.steps)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                session.say(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                session.say(Self.table(result, model: modelConfig))
+            }
+        }
+    }
+
+    /// `count` train tokens (and a short val split) drawn uniformly from `vocabSize` by a seeded
+    /// SplitMix64, with a char tokenizer of that many scalars so the banner can name it.
+    static func synthetic(vocabSize: Int, count: Int, seed: UInt64) -> Dataset {
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        func next() -> Int32 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int32(truncatingIfNeeded: (z ^ (z >> 31)) % UInt64(vocabSize))
+        }
+        let train = (0..<count).map { _ in next() }, val = (0..<4096).map { _ in next() }
+        let scalars = (0..<vocabSize).map { Unicode.Scalar(UInt32(0x4E00 + $0)) ?? "?" }
+        return Dataset(train: TokenSequence(train), val: TokenSequence(val),
+                       tokenizer: CharTokenizer(scalars: scalars), source: "synthetic")
+    }
+
+    static func table(_ r: BenchmarkResult, model c: ModelConfig) -> String {
+        func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+        let split = [r.forwardMilliseconds, r.backwardMilliseconds, r.allReduceMilliseconds, r.updateMilliseconds]
+        let total = max(r.medianMilliseconds, 1e-9)
+        return """
+            dptrain bench: \(c.layers) layers, \(c.heads) heads, dim \(c.dim), context \(c.context), vocab \(c.vocabSize), \(r.parameters) parameters
+            ranks × threads        \(r.worldSize) × \(r.threadsPerRank)
+            tokens per step        \(r.tokensPerStep)
+            steps                  \(r.steps) timed after \(r.warmupSteps) warm-up
+            ms per step            \(f(r.medianMilliseconds)) median, \(f(r.minMilliseconds)) min, \(f(r.maxMilliseconds)) max
+            tokens/s               \(f(r.tokensPerSecond, 0))
+            MFU                    \(f(r.mfu * 100))% of \(f(r.peakGFLOPS)) GFLOP/s (sgemm, all ranks)
+            split (median ms)      forward \(f(split[0])) (\(f(100 * split[0] / total, 0))%), backward \(f(split[1])) (\(f(100 * split[1] / total, 0))%), all-reduce \(f(split[2])) (\(f(100 * split[2] / total, 0))%), update \(f(split[3])) (\(f(100 * split[3] / total, 0))%)
+            peak RSS (MB)          \(r.peakRSSMB.enumerated().map { "rank \($0.offset): \(f($0.element))" }.joined(separator: ", "))
+            loss                   \(f(r.lastLoss, 3))
+            """
+    }
+}
