@@ -292,28 +292,6 @@ public final class Trainer {
     }
 }
 
-/// Σ g², in Double with four partial sums (as `gradientNorm`, before its square root).
-func sumOfSquares(_ g: UnsafeBufferPointer<Float>) -> Double {
-    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    let n = g.count
-    guard let p = g.baseAddress else { return 0 }
-    var i = 0
-    while i + 4 <= n {
-        let a = Double(p[i]), b = Double(p[i + 1]), c = Double(p[i + 2]), d = Double(p[i + 3])
-        s0 += a * a
-        s1 += b * b
-        s2 += c * c
-        s3 += d * d
-        i += 4
-    }
-    while i < n {
-        let a = Double(p[i])
-        s0 += a * a
-        i += 1
-    }
-    return (s0 + s1) + (s2 + s3)
-}
-
 /// Monotonic seconds.
 func now() -> Double {
     Double(DispatchTime.now().uptimeNanoseconds) / 1e9

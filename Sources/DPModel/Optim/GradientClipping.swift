@@ -1,9 +1,14 @@
 /// √(Σ g²), accumulated in Double so a million small squares do not lose their tail.
 public func gradientNorm(_ g: UnsafeBufferPointer<Float>) -> Float {
+    Float(sumOfSquares(g).squareRoot())
+}
+
+/// Σ g² in Double (the square of `gradientNorm`); ZeRO-1 adds these over the ranks' shards.
+public func sumOfSquares(_ g: UnsafeBufferPointer<Float>) -> Double {
     // Four Double partial sums: lets the loop vectorize without changing the result much.
     var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     let n = g.count
-    let p = g.baseAddress!
+    guard let p = g.baseAddress else { return 0 }
     var i = 0
     while i + 4 <= n {
         let a = Double(p[i]), b = Double(p[i + 1]), c = Double(p[i + 2]), d = Double(p[i + 3])
@@ -18,7 +23,7 @@ public func gradientNorm(_ g: UnsafeBufferPointer<Float>) -> Float {
         s0 += a * a
         i += 1
     }
-    return Float(((s0 + s1) + (s2 + s3)).squareRoot())
+    return (s0 + s1) + (s2 + s3)
 }
 
 /// g *= factor, in place.
