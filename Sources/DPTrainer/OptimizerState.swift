@@ -61,24 +61,26 @@ final class OptimizerState {
         for buffer in buffers { buffer.deallocate() }
     }
 
-    /// `buffer` seen through parameter indices: valid only inside `shard` (AdamW and SGD read
-    /// and write only the range they are given).
-    private func byParameterIndex(_ buffer: UnsafeMutableBufferPointer<Float>) -> UnsafeMutableBufferPointer<Float> {
+    /// `buffer` (shard.count floats) seen through parameter indices: valid only inside `shard`
+    /// (AdamW and SGD read and write only the range they are given).
+    func byParameterIndex(_ buffer: UnsafeMutableBufferPointer<Float>) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: buffer.baseAddress! - shard.lowerBound, count: shard.upperBound)
     }
 
-    /// Updates the parameters of `shard` from their (reduced, clipped) gradients; `step` is 1-based.
-    func update(model: Model, learningRate: Float, step: Int) {
+    /// Updates the parameters of `shard` from gradientScale·gradients, where `gradients` is
+    /// indexed by parameter and read only inside `shard`; `step` is 1-based.
+    func update(model: Model, gradients: UnsafeBufferPointer<Float>, learningRate: Float, step: Int, gradientScale: Float) {
         switch kind {
         case .adamw:
             adamW.update(
-                parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
+                parameters: model.parameters, gradients: gradients,
                 m: byParameterIndex(buffers[0]), v: byParameterIndex(buffers[1]), range: shard, layout: model.layout,
-                learningRate: learningRate, step: step)
+                learningRate: learningRate, step: step, gradientScale: gradientScale)
         case .sgd:
             sgd.update(
-                parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
-                velocity: buffers.first.map(byParameterIndex), range: shard, learningRate: learningRate)
+                parameters: model.parameters, gradients: gradients,
+                velocity: buffers.first.map(byParameterIndex), range: shard, learningRate: learningRate,
+                gradientScale: gradientScale)
         }
     }
 

@@ -204,17 +204,23 @@ public final class Trainer {
         phases.allReduce = now() - mark
 
         mark = now()
-        scaleGradients(model.gradients, by: 1 / Float(W * A))
-        let norm = gradientNorm(UnsafeBufferPointer(model.gradients))
+        // The mean gradient is sum/(W·A); the scale and the clip are folded into the update.
+        let mean = 1 / Float(W * A)
+        let norm = Float(sumOfSquares(UnsafeBufferPointer(model.gradients)).squareRoot()) * mean
         guard loss.isFinite, norm.isFinite else { throw NonFiniteError(step: step + 1, loss: loss, tensor: firstNonFiniteGradient()) }
-        if config.clip > 0 && norm > config.clip { scaleGradients(model.gradients, by: config.clip / norm) }
         let lr = schedule.rate(atStep: step + 1)
-        optimizer.update(model: model, learningRate: lr, step: step + 1)
+        optimizer.update(model: model, gradients: UnsafeBufferPointer(model.gradients), learningRate: lr, step: step + 1,
+                         gradientScale: mean * clipFactor(norm: norm))
         phases.update = now() - mark
 
         step += 1
         tokensSeen += tokensPerStep
         return (loss, lr, norm, phases)
+    }
+
+    /// The factor that clips the mean gradient of norm `norm` to --clip (1 when it is within).
+    func clipFactor(norm: Float) -> Float {
+        config.clip > 0 && norm > config.clip ? config.clip / norm : 1
     }
 
     /// ZeRO-1's end of a step, after the micro-steps: reduce-scatter of the gradients, the global
@@ -231,22 +237,20 @@ public final class Trainer {
         phases.allReduce = now() - mark
 
         mark = now()
-        let mine = UnsafeMutableBufferPointer(rebasing: model.gradients[shard])
-        _ = mine.update(fromContentsOf: gradientShard)
-        scaleGradients(mine, by: 1 / Float(W * A))
-        let norm = Float(try comm.sum(sumOfSquares(UnsafeBufferPointer(mine))).squareRoot())
+        let mean = 1 / Float(W * A)
+        let norm = Float(try comm.sum(sumOfSquares(UnsafeBufferPointer(gradientShard))).squareRoot()) * mean
         guard loss.isFinite, norm.isFinite else {
             // Each rank knows its shard; the lowest rank's first bad tensor is the one named.
             let local = model.layout.tensors.first { spec in
                 let part = spec.range.clamped(to: shard)
-                return model.gradients[part].contains { !$0.isFinite }
+                return part.contains { !gradientShard[$0 - shard.lowerBound].isFinite }
             }?.name
             let names = try comm.allGather(string: local ?? "")
             throw NonFiniteError(step: step + 1, loss: loss, tensor: names.first { !$0.isEmpty })
         }
-        if config.clip > 0 && norm > config.clip { scaleGradients(mine, by: config.clip / norm) }
         let lr = schedule.rate(atStep: step + 1)
-        optimizer.update(model: model, learningRate: lr, step: step + 1)
+        optimizer.update(model: model, gradients: UnsafeBufferPointer(optimizer.byParameterIndex(gradientShard)),
+                         learningRate: lr, step: step + 1, gradientScale: mean * clipFactor(norm: norm))
         phases.update = now() - mark
 
         mark = now()

@@ -10,7 +10,7 @@ let tinyLayout = ParameterLayout([
 
 /// Runs AdamW steps on copies of the given buffers over `ranges` (one update call per range and step).
 func adamWRun(
-    _ optimizer: AdamW, p: [Float], grads: [[Float]], lr: Float, ranges: [Range<Int>]
+    _ optimizer: AdamW, p: [Float], grads: [[Float]], lr: Float, ranges: [Range<Int>], gradientScale: Float = 1
 ) -> (p: [Float], m: [Float], v: [Float]) {
     var p = p, m = [Float](repeating: 0, count: p.count), v = m
     for (index, g) in grads.enumerated() {
@@ -20,7 +20,8 @@ func adamWRun(
                     m.withUnsafeMutableBufferPointer { mm in
                         v.withUnsafeMutableBufferPointer { vv in
                             optimizer.update(parameters: pp, gradients: gg, m: mm, v: vv, range: range,
-                                             layout: tinyLayout, learningRate: lr, step: index + 1)
+                                             layout: tinyLayout, learningRate: lr, step: index + 1,
+                                             gradientScale: gradientScale)
                         }
                     }
                 }
@@ -54,6 +55,41 @@ func adamWRun(
     }
     let two = adamWRun(adam, p: p0, grads: [g1, g2], lr: lr, ranges: [0..<3])
     for i in 0..<3 { #expect(abs(Double(two.p[i]) - expected2[i]) <= 1e-6, "step 2, p[\(i)]") }
+}
+
+/// The trainer folds 1/ranks and the clip factor into the update as `gradientScale`: updating
+/// from 4·g with scale 1/4 must equal updating from g, bit for bit (powers of two are exact).
+/// A large ε makes Adam depend on the gradient's scale, so an ignored scale shows (≥ 1e-3).
+@Test func adamWGradientScaleActsOnTheGradient() {
+    let adam = AdamW(beta1: 0.9, beta2: 0.999, epsilon: 0.1, weightDecay: 0.1)
+    let p0: [Float] = [1, -2, 0.5]
+    let grads: [[Float]] = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.3]]
+    let quadrupled = grads.map { $0.map { 4 * $0 } }
+    let plain = adamWRun(adam, p: p0, grads: grads, lr: 0.01, ranges: [0..<3])
+    let scaled = adamWRun(adam, p: p0, grads: quadrupled, lr: 0.01, ranges: [0..<3], gradientScale: 0.25)
+    let unscaled = adamWRun(adam, p: p0, grads: quadrupled, lr: 0.01, ranges: [0..<3])
+    #expect(scaled.p == plain.p && scaled.m == plain.m && scaled.v == plain.v)
+    #expect(zip(unscaled.p, plain.p).map { abs($0 - $1) }.max()! > 1e-3)
+}
+
+/// SGD's `gradientScale`, with and without momentum: 2·g at scale 1/2 is g, exactly.
+@Test func sgdGradientScaleActsOnTheGradient() {
+    for momentum: Float in [0, 0.9] {
+        func run(_ g: [Float], scale: Float) -> [Float] {
+            var p: [Float] = [1, -2], u: [Float] = [0.5, 0.25]
+            p.withUnsafeMutableBufferPointer { pp in
+                g.withUnsafeBufferPointer { gg in
+                    u.withUnsafeMutableBufferPointer { uu in
+                        SGD(momentum: momentum).update(parameters: pp, gradients: gg, velocity: uu, range: 0..<2,
+                                                       learningRate: 0.1, gradientScale: scale)
+                    }
+                }
+            }
+            return p
+        }
+        #expect(run([0.6, -0.2], scale: 1) == run([1.2, -0.4], scale: 0.5), "momentum \(momentum)")
+        #expect(run([0.6, -0.2], scale: 1) != run([1.2, -0.4], scale: 1), "momentum \(momentum)")
+    }
 }
 
 /// ZeRO-1 needs the update of a sub-range to touch only that range, and a split update to equal

@@ -8,17 +8,19 @@ public struct SGD: Sendable, Equatable {
     }
 
     /// Updates parameters[range] in place. `velocity` (the momentum buffer u, parameter layout,
-    /// starting at zero) is needed only when momentum ≠ 0; only its `range` is touched.
+    /// starting at zero) is needed only when momentum ≠ 0; only its `range` is touched. The
+    /// gradient used is `gradientScale`·gradients.
     public func update(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
-        velocity: UnsafeMutableBufferPointer<Float>? = nil, range: Range<Int>, learningRate: Float
+        velocity: UnsafeMutableBufferPointer<Float>? = nil, range: Range<Int>, learningRate: Float,
+        gradientScale: Float = 1
     ) {
         precondition(range.lowerBound >= 0 && parameters.count >= range.upperBound && gradients.count >= range.upperBound,
             "SGD range outside the buffers")
         let p = parameters.baseAddress!, g = gradients.baseAddress!
-        let lr = learningRate
+        let lr = learningRate, s = gradientScale
         if momentum == 0 {
-            for i in range { p[i] -= lr * g[i] }
+            for i in range { p[i] -= lr * (s * g[i]) }
             return
         }
         guard let velocity, velocity.count >= range.upperBound else {
@@ -27,7 +29,7 @@ public struct SGD: Sendable, Equatable {
         let u = velocity.baseAddress!
         let mu = momentum
         for i in range {
-            u[i] = mu * u[i] + g[i]
+            u[i] = mu * u[i] + s * g[i]
             p[i] -= lr * u[i]
         }
     }
