@@ -11,9 +11,10 @@
 # thread. Ratios are against PyTorch with 2 threads (or dptrain 1×1 without PyTorch). The rows run
 # in --rounds interleaved rounds (default 3), and each row shows its median round, so that a busy
 # moment of a shared machine does not fall on one row only.
-# Needs a release build (swift build -c release). Not run in CI: the timings need a quiet machine.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# Builds dptrain in release as the other scripts do (setup.sh: -target-cpu haswell where the CPU
+# has it). Not run in CI: the timings need a quiet machine.
+source "$(dirname "$0")/setup.sh"
+cd "$DPTRAIN_ROOT"
 
 steps=30 large=0 torch=1 rounds=3
 while [[ $# -gt 0 ]]; do
@@ -22,7 +23,7 @@ while [[ $# -gt 0 ]]; do
         --steps) steps="$2"; shift ;;
         --no-torch) torch=0 ;;
         --rounds) rounds="$2"; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -32,9 +33,8 @@ if [[ $large == 1 ]]; then
 else
     model=(--layers 4 --heads 4 --dim 128 --context 64)
 fi
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain >&2
 bin=.build/release/dptrain
-[[ -x $bin ]] || { echo "bench.sh: $bin is missing; run swift build -c release first" >&2; exit 1; }
 mpi=(mpirun --oversubscribe --bind-to none)
 [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
 common=("${model[@]}" --vocab-size 65 --steps "$steps" --json)

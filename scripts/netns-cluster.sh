@@ -142,7 +142,7 @@ netns_run() {
 # ---- the binary ------------------------------------------------------------------------------------
 
 if [ -z "$dptrain_bin" ]; then
-    swift build -c release --product dptrain >&2
+    swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain >&2
     dptrain_bin="$DPTRAIN_ROOT/.build/release/dptrain"
 fi
 [ -x "$dptrain_bin" ] || netns_fail 1 "$dptrain_bin is not an executable dptrain."

@@ -8,7 +8,7 @@
 source "$(dirname "$0")/setup.sh"
 cd "$DPTRAIN_ROOT"
 duration=${1:-600}
-swift build -c release --product dptrain >/dev/null
+swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain >/dev/null
 out=$(mktemp -d /tmp/dptrain-soak.XXXXXX)
 trap 'kill -TERM "$pid" 2>/dev/null; rm -rf "$out"' EXIT
 

@@ -8,4 +8,4 @@
 # Release, because the numerical tests are far too slow in a debug build; testable imports still work.
 source "$(dirname "$0")/setup.sh"
 cd "$DPTRAIN_ROOT"
-swift test -c release "$@"
+swift test -c release "${DPTRAIN_SWIFT_FLAGS[@]}" "$@"

@@ -9,7 +9,7 @@
 # mpirun as SIGUSR1, which mpirun forwards to every rank); a second Ctrl-C stops at once.
 source "$(dirname "$0")/setup.sh"
 cd "$DPTRAIN_ROOT"
-swift build -c release --product dptrain
+swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain
 dptrain_mpirun "${DPTRAIN_RANKS:-4}" .build/release/dptrain info
 
 dptrain_mpirun_command "${DPTRAIN_RANKS:-4}"
