@@ -48,6 +48,9 @@ struct Train: ParsableCommand {
                     throw ValidationError("--steps \(trainingConfig.steps) is below the checkpoint's step \(restore.state.step); pass a larger --steps to train further.")
                 }
             }
+            try comm.collectively {
+                if session.isRoot { try Self.makeOutputDirectory(out) }
+            }
             let dataset = try loadData(comm: comm, out: out, restore: restore, valFraction: trainingConfig.valFraction!)
             let modelConfig = try comm.collectively { () throws -> ModelConfig in
                 let config = try model.config(vocabSize: dataset.tokenizer.vocabSize, restored: restore?.state.model)
@@ -65,6 +68,26 @@ struct Train: ParsableCommand {
                     .write(to: out.appendingPathComponent("config.json"))
             }
             try trainer.run(stopAt: output.stopAt)
+        }
+    }
+
+    /// Rank 0 makes OUT before anything is cached or written in it, so that an OUT that cannot be
+    /// a directory is one clear sentence rather than a failure deep inside the data cache.
+    private static func makeOutputDirectory(_ out: URL) throws {
+        // mkdir -p by hand: Foundation's error for this names no reason.
+        var path = out.path.hasPrefix("/") ? "" : "."
+        for component in out.path.split(separator: "/") {
+            path += "/" + component
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw ValidationError("--out \(out.path) cannot be created: mkdir \(path): \(String(cString: strerror(errno))).")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: out.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--out \(out.path) is a file, not a directory.")
+        }
+        guard FileManager.default.isWritableFile(atPath: out.path) else {
+            throw ValidationError("--out \(out.path) is not writable.")
         }
     }
 
@@ -97,3 +120,4 @@ struct EffectiveConfig: Encodable {
         try encoder.encode(self).write(to: url, options: .atomic)
     }
 }
+

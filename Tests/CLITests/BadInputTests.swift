@@ -50,6 +50,9 @@ import Testing
         Case(name: "infinite clip", arguments: { _ in ["train", "--clip", "inf"] }, says: "--clip must be 0 (off) or a positive norm"),
         Case(name: "vocabulary of one token", arguments: { _ in ["train", "--tokenizer", "bpe", "--vocab-size", "1"] }, says: "--vocab-size must be between 2"),
         Case(name: "zero threads", arguments: { _ in ["train", "--threads", "0"] }, says: "--threads must be between 1 and 1024"),
+        // Output
+        Case(name: "--out under a regular file", arguments: { ["train", "--out", try $0.write("file.txt", Data("x".utf8)) + "/out"] }, says: "cannot be created: mkdir"),
+        Case(name: "--out naming a regular file", arguments: { ["train", "--out", try $0.write("plain.txt", Data("x".utf8))] }, says: "is a file, not a directory"),
         // Names
         Case(name: "unknown preset", arguments: { _ in ["train", "--preset", "llama"] }, says: "'llama' is invalid for '--preset"),
         Case(name: "unknown tokenizer", arguments: { _ in ["train", "--tokenizer", "sentencepiece"] }, says: "'sentencepiece' is invalid for '--tokenizer"),
@@ -80,7 +83,7 @@ import Testing
         defer { files.remove() }
         let out = files.dir.appendingPathComponent("out")
         var arguments = try testCase.arguments(files)
-        if arguments.first == "train" { arguments += ["--out", out.path] }
+        if arguments.first == "train" && !arguments.contains("--out") { arguments += ["--out", out.path] }
         let launcher = try testCase.launcher(files)
 
         let check = {
