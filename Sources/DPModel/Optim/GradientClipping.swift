@@ -3,27 +3,32 @@ public func gradientNorm(_ g: UnsafeBufferPointer<Float>) -> Float {
     Float(sumOfSquares(g).squareRoot())
 }
 
-/// Σ g² in Double (the square of `gradientNorm`); ZeRO-1 adds these over the ranks' shards.
+/// Σ g² (the square of `gradientNorm`); ZeRO-1 adds these over the ranks' shards.
+///
+/// Eight Float lanes sum blocks of 256 values (32 per lane, a relative error near 1e-6 at
+/// worst), and the blocks add up in Double, so a million small squares do not lose their tail.
+/// A Double sum element by element stays scalar and costs a fifth of the optimizer step.
 public func sumOfSquares(_ g: UnsafeBufferPointer<Float>) -> Double {
-    // Four Double partial sums: lets the loop vectorize without changing the result much.
-    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    let n = g.count
+    typealias Lanes = SIMD8<Float>
     guard let p = g.baseAddress else { return 0 }
+    let n = g.count, block = 256
+    var total = SIMD8<Double>.zero
     var i = 0
-    while i + 4 <= n {
-        let a = Double(p[i]), b = Double(p[i + 1]), c = Double(p[i + 2]), d = Double(p[i + 3])
-        s0 += a * a
-        s1 += b * b
-        s2 += c * c
-        s3 += d * d
-        i += 4
+    while i + block <= n {
+        var acc = Lanes.zero
+        for j in stride(from: i, to: i + block, by: Lanes.scalarCount) {
+            let x = UnsafeRawPointer(p + j).loadUnaligned(as: Lanes.self)
+            acc += x * x
+        }
+        total += SIMD8<Double>(acc)
+        i += block
     }
+    var tail = 0.0
     while i < n {
-        let a = Double(p[i])
-        s0 += a * a
+        tail += Double(p[i]) * Double(p[i])
         i += 1
     }
-    return (s0 + s1) + (s2 + s3)
+    return total.sum() + tail
 }
 
 /// g *= factor, in place.
