@@ -10,7 +10,7 @@ cd "$DPTRAIN_ROOT"
 duration=${1:-600}
 swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain >/dev/null
 out=$(mktemp -d /tmp/dptrain-soak.XXXXXX)
-trap 'kill -TERM "$pid" 2>/dev/null; rm -rf "$out"' EXIT
+trap 'kill -TERM "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
 dptrain_mpirun_command 4
 "${DPTRAIN_MPIRUN[@]}" .build/release/dptrain train --out "$out" --steps 100000000 --layers 2 --dim 64 --heads 4 \
