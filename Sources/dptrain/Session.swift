@@ -5,7 +5,7 @@ import Foundation
 
 /// Options every subcommand that runs on ranks shares.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "BLAS threads per rank. Default: the host's cores divided by the ranks on that host (at least 1).")
+    @Option(parsing: .unconditional, help: "BLAS threads per rank. Default: the host's cores divided by the ranks on that host (at least 1).")
     var threads: Int?
 
     @Flag(help: "Run as one process without MPI, even when started by an MPI launcher.")

@@ -46,15 +46,17 @@ enum Preset: String, CaseIterable, ExpressibleByArgument {
 }
 
 /// The model's shape. Every option is optional so that `--resume` can tell a flag that was given
-/// (and must agree with the checkpoint) from a default.
+/// (and must agree with the checkpoint) from a default. Numbers parse `.unconditional`ly here and
+/// in TrainingOptions, so that `--dim -5` reaches validation and its one sentence instead of
+/// being taken for an unknown flag "-5".
 struct ModelOptions: ParsableArguments {
     @Option(help: "gpt (GPT-2 style) or seed (the seed example). (default: gpt)")
     var preset: Preset?
-    @Option(help: "Transformer blocks. (default: 4)") var layers: Int?
-    @Option(help: "Attention heads; must divide --dim. (default: 4)") var heads: Int?
-    @Option(help: "Model dimension. (default: 128)") var dim: Int?
-    @Option(help: "Feed-forward dimension. (default: 4·dim)") var ffnDim: Int?
-    @Option(help: "Context length in tokens. (default: 64)") var context: Int?
+    @Option(parsing: .unconditional, help: "Transformer blocks. (default: 4)") var layers: Int?
+    @Option(parsing: .unconditional, help: "Attention heads; must divide --dim. (default: 4)") var heads: Int?
+    @Option(parsing: .unconditional, help: "Model dimension. (default: 128)") var dim: Int?
+    @Option(parsing: .unconditional, help: "Feed-forward dimension. (default: 4·dim)") var ffnDim: Int?
+    @Option(parsing: .unconditional, help: "Context length in tokens. (default: 64)") var context: Int?
     @Option(help: "gelu or relu. (default: gelu)") var activation: Activation?
     @Flag(inversion: .prefixedNo, help: "Share the token embedding with the output projection. (default: tied)")
     var tieEmbeddings: Bool?
@@ -112,26 +114,26 @@ struct ModelOptions: ParsableArguments {
 struct TrainingOptions: ParsableArguments {
     private static let d = TrainingConfig()
 
-    @Option(help: "Rows per rank per micro-step. (default: \(d.batch))") var batch: Int?
-    @Option(help: "Micro-steps per optimizer step (gradient accumulation). (default: \(d.gradAccum))") var gradAccum: Int?
-    @Option(help: "Optimizer steps of the whole run. (default: \(d.steps))") var steps: Int?
+    @Option(parsing: .unconditional, help: "Rows per rank per micro-step. (default: \(d.batch))") var batch: Int?
+    @Option(parsing: .unconditional, help: "Micro-steps per optimizer step (gradient accumulation). (default: \(d.gradAccum))") var gradAccum: Int?
+    @Option(parsing: .unconditional, help: "Optimizer steps of the whole run. (default: \(d.steps))") var steps: Int?
     @Option(help: "adamw or sgd. (default: \(d.optimizer.rawValue); seed: sgd)") var optimizer: OptimizerKind?
-    @Option(help: "Peak learning rate. (default: \(d.learningRate); seed: 0.5)") var lr: Float?
-    @Option(help: "Final learning rate of the cosine schedule. (default: \(d.minLearningRate))") var minLr: Float?
-    @Option(help: "Linear warmup steps. (default: \(d.warmup))") var warmup: Int?
+    @Option(parsing: .unconditional, help: "Peak learning rate. (default: \(d.learningRate); seed: 0.5)") var lr: Float?
+    @Option(parsing: .unconditional, help: "Final learning rate of the cosine schedule. (default: \(d.minLearningRate))") var minLr: Float?
+    @Option(parsing: .unconditional, help: "Linear warmup steps. (default: \(d.warmup))") var warmup: Int?
     @Option(help: "cosine or constant after the warmup. (default: \(d.schedule.rawValue))") var schedule: LearningRateSchedule.Kind?
-    @Option(help: "AdamW β1. (default: \(d.beta1))") var beta1: Float?
-    @Option(help: "AdamW β2. (default: \(d.beta2))") var beta2: Float?
-    @Option(help: "AdamW decoupled weight decay on matrices and embeddings. (default: \(d.weightDecay))") var weightDecay: Float?
-    @Option(help: "SGD momentum. (default: \(d.momentum))") var momentum: Float?
-    @Option(help: "Clip the global gradient norm to this; 0 = off. (default: \(d.clip))") var clip: Float?
+    @Option(parsing: .unconditional, help: "AdamW β1. (default: \(d.beta1))") var beta1: Float?
+    @Option(parsing: .unconditional, help: "AdamW β2. (default: \(d.beta2))") var beta2: Float?
+    @Option(parsing: .unconditional, help: "AdamW decoupled weight decay on matrices and embeddings. (default: \(d.weightDecay))") var weightDecay: Float?
+    @Option(parsing: .unconditional, help: "SGD momentum. (default: \(d.momentum))") var momentum: Float?
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this; 0 = off. (default: \(d.clip))") var clip: Float?
     @Option(help: "shuffle or sequential. (default: \(d.sampler.rawValue))") var sampler: SamplerKind?
-    @Option(help: "Seed of initialization and shuffling. (default: \(d.seed))") var seed: UInt64?
-    @Option(help: "Evaluate on the val split every N steps; 0 = never. (default: \(d.evalEvery))") var evalEvery: Int?
-    @Option(help: "Global batches per evaluation. (default: \(d.evalBatches))") var evalBatches: Int?
-    @Option(help: "Write a checkpoint every N steps (and at the end); 0 = only at the end. (default: \(d.checkpointEvery))") var checkpointEvery: Int?
-    @Option(help: "Checkpoints to keep. (default: \(d.keep))") var keep: Int?
-    @Option(help: "Print and record metrics every N steps. (default: \(d.logEvery))") var logEvery: Int?
+    @Option(parsing: .unconditional, help: "Seed of initialization and shuffling. (default: \(d.seed))") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Evaluate on the val split every N steps; 0 = never. (default: \(d.evalEvery))") var evalEvery: Int?
+    @Option(parsing: .unconditional, help: "Global batches per evaluation. (default: \(d.evalBatches))") var evalBatches: Int?
+    @Option(parsing: .unconditional, help: "Write a checkpoint every N steps (and at the end); 0 = only at the end. (default: \(d.checkpointEvery))") var checkpointEvery: Int?
+    @Option(parsing: .unconditional, help: "Checkpoints to keep. (default: \(d.keep))") var keep: Int?
+    @Option(parsing: .unconditional, help: "Print and record metrics every N steps. (default: \(d.logEvery))") var logEvery: Int?
     @Flag(help: "Extra checks: a finite-difference gradient spot check at step 0, NaN/Inf names, a cross-rank weight hash every step, per-phase times.")
     var debug = false
     @Option(help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results).")

@@ -45,6 +45,8 @@ import Testing
         Case(name: "model too large for memory", arguments: { _ in ["train", "--dim", "8192", "--heads", "8", "--layers", "64"] }, says: "but the host has"),
         Case(name: "zero batch", arguments: { _ in ["train", "--batch", "0"] }, says: "--batch must be between 1 and 65536"),
         Case(name: "negative steps", arguments: { _ in ["train", "--steps=-5"] }, says: "--steps must be at least 1, not -5"),
+        Case(name: "negative steps as a separate word", arguments: { _ in ["train", "--steps", "-5"] }, says: "--steps must be at least 1, not -5"),
+        Case(name: "negative learning rate", arguments: { _ in ["train", "--lr", "-0.1"] }, says: "--lr must be a positive number"),
         Case(name: "NaN learning rate", arguments: { _ in ["train", "--lr", "nan"] }, says: "--lr must be a positive number"),
         Case(name: "absurd learning rate", arguments: { _ in ["train", "--lr", "1e9"] }, says: "--lr must be a positive number no larger than 1000"),
         Case(name: "infinite clip", arguments: { _ in ["train", "--clip", "inf"] }, says: "--clip must be 0 (off) or a positive norm"),
