@@ -74,6 +74,11 @@ public final class Trainer {
         self.store = store
         schedule = training.learningRateSchedule
 
+        // MFU's roof: every rank runs a short sgemm at once; their rates add up to the job's.
+        // Before the model exists, so that its 5 MB of matrices do not add to the peak memory.
+        try comm.barrier()
+        peakFLOPS = try comm.sum(BLAS.measurePeakGFLOPS()) * 1e9
+
         let rank = comm.rank, W = comm.size
         (model, sampler, evalReader) = try comm.collectively {
             try training.validate()
@@ -107,10 +112,6 @@ public final class Trainer {
             return (try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: restore?.state.step),
                     try TensorBoardWriter(directory: out.appendingPathComponent("tensorboard"), hostname: hostname))
         }
-
-        // MFU's roof: every rank runs a short sgemm at once; their rates add up to the job's.
-        try comm.barrier()
-        peakFLOPS = try comm.sum(BLAS.measurePeakGFLOPS()) * 1e9
 
         if let restore {
             try apply(restore)
