@@ -43,9 +43,11 @@ if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
+# The CPU's feature flags, read once for the two choices below.
+dptrain_flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+
 # Debian's OpenBLAS 0.3.21 runs its slow Prescott kernel on AVX-512 CPUs unless told.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
-    dptrain_flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
     if [[ " $dptrain_flags " == *" avx512f "* && " $dptrain_flags " == *" avx512bw "* \
           && " $dptrain_flags " == *" avx512dq "* && " $dptrain_flags " == *" avx512vl "* ]]; then
         export OPENBLAS_CORETYPE=SkylakeX
@@ -60,8 +62,7 @@ fi
 # Performance). Swift does not fuse a·b+c into FMA on its own, so the numbers are the same.
 # DPTRAIN_PORTABLE=1 builds for any x86-64 (e.g. one build shared by hosts of different CPUs).
 DPTRAIN_SWIFT_FLAGS=()
-if [ -z "${DPTRAIN_PORTABLE:-}" ] && [ "$(uname -m)" = x86_64 ] && [ -r /proc/cpuinfo ]; then
-    dptrain_flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+if [ -z "${DPTRAIN_PORTABLE:-}" ] && [ "$(uname -m)" = x86_64 ]; then
     if [[ " $dptrain_flags " == *" avx2 "* && " $dptrain_flags " == *" fma "* && " $dptrain_flags " == *" bmi2 "* ]]; then
         DPTRAIN_SWIFT_FLAGS=(-Xswiftc -target-cpu -Xswiftc haswell)
     fi

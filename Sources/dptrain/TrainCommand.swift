@@ -120,4 +120,3 @@ struct EffectiveConfig: Encodable {
         try encoder.encode(self).write(to: url, options: .atomic)
     }
 }
-

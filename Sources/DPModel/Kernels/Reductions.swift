@@ -4,8 +4,9 @@
 /// bound by the add's latency; these helpers reassociate explicitly (eight partial sums, combined
 /// at the end). They are the reductions of LayerNorm and the softmaxes.
 
+/// Eight floats from p + i, any alignment (also the loads of AdamW and the gradient norm).
 @inline(__always)
-private func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
     UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
 }
 

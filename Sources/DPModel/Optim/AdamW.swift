@@ -70,16 +70,13 @@ private func adamWKernel(
         let vHat = v * inverseCorrection2
         p -= learningRate * (mHat / (vHat.squareRoot() + epsilon) + weightDecay * p)
     }
-    @inline(__always) func load(_ x: UnsafePointer<Float>, _ i: Int) -> Lanes {
-        UnsafeRawPointer(x + i).loadUnaligned(as: Lanes.self)
-    }
     @inline(__always) func store(_ value: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) {
         UnsafeMutableRawPointer(x + i).storeBytes(of: value, as: Lanes.self)
     }
     var i = 0
     while i + Lanes.scalarCount <= count {
-        var (mi, vi, pi) = (load(m, i), load(v, i), load(p, i))
-        step(load(g, i), &mi, &vi, &pi)
+        var (mi, vi, pi) = (load8(m, i), load8(v, i), load8(p, i))
+        step(load8(g, i), &mi, &vi, &pi)
         store(mi, m, i)
         store(vi, v, i)
         store(pi, p, i)

@@ -17,7 +17,7 @@ public func sumOfSquares(_ g: UnsafeBufferPointer<Float>) -> Double {
     while i + block <= n {
         var acc = Lanes.zero
         for j in stride(from: i, to: i + block, by: Lanes.scalarCount) {
-            let x = UnsafeRawPointer(p + j).loadUnaligned(as: Lanes.self)
+            let x = load8(p, j)
             acc += x * x
         }
         total += SIMD8<Double>(acc)
