@@ -4,7 +4,16 @@ extension Model {
     /// The forward pass in reverse. `dx` (N,C) carries the gradient of the residual stream; each
     /// branch adds its input gradient into it, which is the backward of the residual connection
     /// (without residuals the branch writes it instead).
-    public func backward() {
+    ///
+    /// `gradientsReady`, when given, reports as backward goes which gradients are done, so that a
+    /// caller can start all-reducing them while backward goes on. It is called with strictly
+    /// decreasing flat offsets k into `gradients`; after the call with k, `gradients[k..<layout.count]`
+    /// is final: this backward will not write it again. The calls come after the output projection
+    /// and ln_f (k = the first offset after the last block), after each block, last block first
+    /// (k = that block's first offset), and after the embeddings (k = 0, always the last call).
+    /// With tied embeddings the output projection also adds into tok_embedding (offset 0), which
+    /// is therefore final only at 0. The callback runs on the calling thread; nil costs nothing.
+    public func backward(gradientsReady: ((Int) -> Void)? = nil) {
         let (B, T) = backwardShape()
         let (C, NH, F, V) = (config.dim, config.heads, config.ffnDim, config.vocabSize)
         let N = B * T
@@ -37,6 +46,7 @@ extension Model {
                 dinp: dx, dweight: g.lnfWeight!, dbias: g.lnfBias!, dout: dC, inp: xFinal,
                 weight: w.lnfWeight!, mean: a0.lnfMean, rstd: a0.lnfRstd, scratch: a0.dScores, N: N, C: C)
         }
+        if let gradientsReady, backwardFrontiers.head < layout.count { gradientsReady(backwardFrontiers.head) }
 
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let a = a0.blocks[l]
@@ -87,9 +97,11 @@ extension Model {
                     weight: p.ln1Weight!, mean: a.ln1Mean, rstd: a.ln1Rstd, scratch: a0.dScores, N: N, C: C)
             }
             // dx holds d(block input).
+            gradientsReady?(backwardFrontiers.blocks[l])
         }
         embeddingBackward(
             dTokEmbedding: g.tokEmbedding, dPosEmbedding: g.posEmbedding, dout: dx, tokens: a0.tokens, B: B, T: T, C: C)
+        gradientsReady?(0)
     }
 
     /// dW (lm_head, or tok_embedding when tied) += the output projection's weight gradient, and

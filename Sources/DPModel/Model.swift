@@ -24,6 +24,9 @@ public final class Model {
     let weights: ModelTensors
     let grads: ModelTensors
     let acts: ActivationBuffers
+    /// The offsets `backward(gradientsReady:)` reports: where each block's tensors start, and where
+    /// the tensors after the last block (ln_f, lm_head) start.
+    let backwardFrontiers: (blocks: [Int], head: Int)
     /// (B, T) of the last forward, 0 when there is none to backpropagate.
     private var lastBatch = 0
     private var lastTime = 0
@@ -52,6 +55,17 @@ public final class Model {
         weights = ModelTensors(layout: layout, layers: config.layers, base: parameters.baseAddress!)
         grads = ModelTensors(layout: layout, layers: config.layers, base: gradients.baseAddress!)
         acts = ActivationBuffers(config: config, maxBatch: maxBatch)
+        backwardFrontiers = Self.frontiers(layout, layers: config.layers)
+    }
+
+    /// Block l's tensors are the contiguous range from blocks[l] to blocks[l+1] (or head), in the
+    /// layout order tok_embedding, pos_embedding, blocks 0..<L, ln_f, lm_head.
+    private static func frontiers(_ layout: ParameterLayout, layers: Int) -> (blocks: [Int], head: Int) {
+        let blocks = (0..<layers).map { l in
+            layout.tensors.filter { $0.name.hasPrefix("blocks.\(l).") }.map(\.offset).min()!
+        }
+        let head = layout.tensors.filter { $0.name.hasPrefix("blocks.") }.map(\.range.upperBound).max()!
+        return (blocks, head)
     }
 
     deinit {
