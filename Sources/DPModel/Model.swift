@@ -1,3 +1,5 @@
+import DPBase
+
 /// The transformer of DESIGN.md §2, with its parameters, gradients and activations.
 ///
 /// Letters: B batch rows, T positions (≤ context), N = B·T, C dim, NH heads, HS = C/NH,
