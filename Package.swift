@@ -29,10 +29,12 @@ let package = Package(
 
         // The Swift MPI wrapper: Communicator, MPICommunicator, SoloCommunicator.
         .target(name: "DPComm", dependencies: ["CMPI"]),
+        // The few helpers every layer shares: the random generator, the exact elementary functions.
+        .target(name: "DPBase", swiftSettings: kernelSettings),
         // Kernels, parameter layout, the model, optimizers. Knows nothing of MPI or files.
-        .target(name: "DPModel", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+        .target(name: "DPModel", dependencies: ["DPBase", "COpenBLAS"], swiftSettings: kernelSettings),
         // Tokenizers, token files, samplers, the built-in corpus.
-        .target(name: "DPData", swiftSettings: kernelSettings),
+        .target(name: "DPData", dependencies: ["DPBase"], swiftSettings: kernelSettings),
         // The training loop, checkpoints, metrics.
         .target(
             name: "DPTrainer",
@@ -44,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "dptrain",
             dependencies: [
-                "DPComm", "DPModel", "DPData", "DPTrainer", "COpenBLAS",
+                "DPBase", "DPComm", "DPModel", "DPData", "DPTrainer", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A small MPI program that the MPI tests launch under mpirun; it prints one result line per check.
@@ -53,7 +55,8 @@ let package = Package(
         // Launching built products (alone or under mpirun) from the tests.
         .target(name: "DPTestSupport", path: "Tests/DPTestSupport"),
         .testTarget(name: "DPCommTests", dependencies: ["DPComm", "DPTestSupport"]),
-        .testTarget(name: "DPModelTests", dependencies: ["DPModel"]),
+        .testTarget(name: "DPBaseTests", dependencies: ["DPBase"]),
+        .testTarget(name: "DPModelTests", dependencies: ["DPBase", "DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
         // End to end: the dptrain executable alone and under mpirun.
         .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer"]),
