@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries: OpenMPI's C API and OpenBLAS's cblas (apt: libopenmpi-dev, libopenblas-dev).
@@ -27,24 +28,27 @@ let package = Package(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
 
+        // The few helpers every layer shares (the one way to quote a user's text in a message).
+        .target(name: "DPBase"),
         // The Swift MPI wrapper: Communicator, MPICommunicator, SoloCommunicator.
         .target(name: "DPComm", dependencies: ["CMPI"]),
         // Kernels, parameter layout, the model, optimizers. Knows nothing of MPI or files.
         .target(name: "DPModel", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
         // Tokenizers, token files, samplers, the built-in corpus.
-        .target(name: "DPData", swiftSettings: kernelSettings),
+        .target(name: "DPData", dependencies: ["DPBase"], swiftSettings: kernelSettings),
         // The training loop, checkpoints, metrics.
         .target(
             name: "DPTrainer",
             dependencies: [
-                "DPComm", "DPModel", "DPData", "COpenBLAS",
+                "DPBase", "DPComm", "DPModel", "DPData", "COpenBLAS",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         // The command-line tool.
         .executableTarget(
             name: "dptrain",
             dependencies: [
-                "DPComm", "DPModel", "DPData", "DPTrainer", "COpenBLAS",
+                "DPBase", "DPComm", "DPModel", "DPData", "DPTrainer", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A small MPI program that the MPI tests launch under mpirun; it prints one result line per check.

@@ -20,6 +20,12 @@ public struct CheckpointState: Codable, Sendable {
     /// `--data` of the run (nil: the built-in corpus or the seed's sentences), so that `--resume`
     /// alone finds the same data.
     public var dataPath: String?
+    /// The run's data settings (`--data`, `--tokenizer`, `--vocab-size`); nil in checkpoints
+    /// written before they were recorded.
+    public var dataConfig: DataConfig?
+    /// The run's ZeRO stage (threads are not recorded: they belong to the machine); nil in
+    /// checkpoints written before it was recorded.
+    public var parallel: ParallelConfig?
     /// Wall-clock seconds of training before this checkpoint (for `elapsed_s`).
     public var elapsedSeconds: Double
 
@@ -31,6 +37,8 @@ public struct CheckpointState: Codable, Sendable {
         case step, sampler, rng, model, training, data
         case tokensSeen = "tokens_seen"
         case dataPath = "data_path"
+        case dataConfig = "data_config"
+        case parallel
         case worldSize = "world_size"
         case elapsedSeconds = "elapsed_s"
     }

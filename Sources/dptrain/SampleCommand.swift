@@ -1,3 +1,4 @@
+import DPBase
 import ArgumentParser
 import DPComm
 import DPData
@@ -140,25 +141,6 @@ struct Sample: ParsableCommand {
             return newline
         }
         return [0]
-    }
-
-    /// A character with invisible ones spelled out: "é", "\t", U+00A0.
-    private func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\"": out += "\\\""
-            default:
-                if scalar.value < 0x20 || (scalar.properties.isWhitespace && scalar != " ") {
-                    out += String(format: "U+%04X", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     /// Writes bytes to standard output at once (unbuffered), so the text streams.
