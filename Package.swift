@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "DPModelTests", dependencies: ["DPBase", "DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
         // End to end: the dptrain executable alone and under mpirun.
-        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer"]),
+        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer", "DPData", "dptrain"]),
         .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
