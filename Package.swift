@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "DPBase"),
         // The Swift MPI wrapper: Communicator, MPICommunicator, SoloCommunicator.
         .target(name: "DPComm", dependencies: ["CMPI"]),
+        // The few helpers every layer shares: the random generator, the exact elementary functions.
+        .target(name: "DPBase", swiftSettings: kernelSettings),
         // Kernels, parameter layout, the model, optimizers. Knows nothing of MPI or files.
-        .target(name: "DPModel", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+        .target(name: "DPModel", dependencies: ["DPBase", "COpenBLAS"], swiftSettings: kernelSettings),
         // Tokenizers, token files, samplers, the built-in corpus.
         .target(name: "DPData", dependencies: ["DPBase"], swiftSettings: kernelSettings),
         // The training loop, checkpoints, metrics.
@@ -57,10 +59,11 @@ let package = Package(
         // Launching built products (alone or under mpirun) from the tests.
         .target(name: "DPTestSupport", path: "Tests/DPTestSupport"),
         .testTarget(name: "DPCommTests", dependencies: ["DPComm", "DPTestSupport"]),
-        .testTarget(name: "DPModelTests", dependencies: ["DPModel"]),
+        .testTarget(name: "DPBaseTests", dependencies: ["DPBase"]),
+        .testTarget(name: "DPModelTests", dependencies: ["DPBase", "DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
         // End to end: the dptrain executable alone and under mpirun.
-        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer"]),
+        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer", "DPData", "dptrain"]),
         .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

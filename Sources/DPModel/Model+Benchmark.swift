@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// The time one training step took: wall clock, and CPU time of the calling thread (which is all

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DPBase
 import DPComm
 import DPData
 import DPModel
@@ -70,14 +71,8 @@ struct Bench: ParsableCommand {
     /// `count` train tokens (and a short val split) drawn uniformly from `vocabSize` by a seeded
     /// SplitMix64, with a char tokenizer of that many scalars so the banner can name it.
     static func synthetic(vocabSize: Int, count: Int, seed: UInt64) -> Dataset {
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func next() -> Int32 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int32(truncatingIfNeeded: (z ^ (z >> 31)) % UInt64(vocabSize))
-        }
+        var rng = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
+        func next() -> Int32 { Int32(truncatingIfNeeded: rng.next() % UInt64(vocabSize)) }
         let train = (0..<count).map { _ in next() }, val = (0..<4096).map { _ in next() }
         let scalars = (0..<vocabSize).map { Unicode.Scalar(UInt32(0x4E00 + $0)) ?? "?" }
         return Dataset(train: TokenSequence(train), val: TokenSequence(val),

@@ -1,3 +1,5 @@
+import DPBase
+
 /// AdamW (Loshchilov & Hutter): Adam with bias correction and decoupled weight decay, as in
 /// PyTorch's and llm.c's AdamW:
 ///
