@@ -28,11 +28,10 @@ let package = Package(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
 
-        // The few helpers every layer shares (the one way to quote a user's text in a message).
-        .target(name: "DPBase"),
         // The Swift MPI wrapper: Communicator, MPICommunicator, SoloCommunicator.
         .target(name: "DPComm", dependencies: ["CMPI"]),
-        // The few helpers every layer shares: the random generator, the exact elementary functions.
+        // The few helpers every layer shares: the random generator, the exact elementary functions,
+        // the one way to quote a user's text in a message.
         .target(name: "DPBase", swiftSettings: kernelSettings),
         // Kernels, parameter layout, the model, optimizers. Knows nothing of MPI or files.
         .target(name: "DPModel", dependencies: ["DPBase", "COpenBLAS"], swiftSettings: kernelSettings),
