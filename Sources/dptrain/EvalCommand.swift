@@ -29,13 +29,13 @@ struct Eval: ParsableCommand {
         valueName: "path"))
     var data: String?
 
-    @Option(help: "The fraction of a text file's tokens (its end) that forms the val split; use the run's own.")
+    @Option(parsing: .unconditional, help: "The fraction of a text file's tokens (its end) that forms the val split; use the run's own.")
     var valFraction = 0.1
 
-    @Option(help: "Global batches (ranks × batch windows each) to evaluate. (default: all the val split holds, at most \(Evaluation.defaultMaxWindows) windows)")
+    @Option(parsing: .unconditional, help: "Global batches (ranks × batch windows each) to evaluate. (default: all the val split holds, at most \(Evaluation.defaultMaxWindows) windows)")
     var batches: Int?
 
-    @Option(help: "Windows per rank per batch. (default: the checkpoint's --batch)")
+    @Option(parsing: .unconditional, help: "Windows per rank per batch. (default: the checkpoint's --batch)")
     var batch: Int?
 
     @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch) instead of the text lines.")

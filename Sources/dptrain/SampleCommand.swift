@@ -34,16 +34,16 @@ struct Sample: ParsableCommand {
     @Option(help: "The text to continue. (default: none, start from a newline)")
     var prompt = ""
 
-    @Option(name: .customLong("tokens"), help: ArgumentHelp("The number of tokens to generate.", valueName: "n"))
+    @Option(name: .customLong("tokens"), parsing: .unconditional, help: ArgumentHelp("The number of tokens to generate.", valueName: "n"))
     var count = 200
 
-    @Option(help: "Softmax temperature; 0 picks the most likely token every time (greedy).")
+    @Option(parsing: .unconditional, help: "Softmax temperature; 0 picks the most likely token every time (greedy).")
     var temperature: Double = 0.8
 
-    @Option(help: ArgumentHelp("Draw only among the K most likely tokens. (default: all)", valueName: "k"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Draw only among the K most likely tokens. (default: all)", valueName: "k"))
     var topK: Int?
 
-    @Option(help: "Seed of the sampling generator.")
+    @Option(parsing: .unconditional, help: "Seed of the sampling generator.")
     var seed: UInt64 = 1337
 
     @Flag(name: .customLong("no-kv-cache"), help: "Re-run the model over the whole window for every token instead of using the KV cache (slow; for comparison).")
@@ -97,32 +97,16 @@ struct Sample: ParsableCommand {
         }
     }
 
-    /// The checkpoint's model (weights copied in) and tokenizer.
+    /// The checkpoint's model (weights copied in, every tensor's name and shape checked) and tokenizer.
     private func load() throws -> (Model, any Tokenizer) {
-        let directory: URL, loaded: LoadedCheckpoint
+        let restore: Restore
         do {
-            directory = try CheckpointStore.resolve(URL(fileURLWithPath: checkpoint))
-            loaded = try CheckpointStore(directory: directory.deletingLastPathComponent()).load(directory)
+            restore = try Restore.read(path: URL(fileURLWithPath: checkpoint), out: URL(fileURLWithPath: checkpoint))
         } catch let error as CheckpointError {
             // CheckpointError reads "PATH does not exist": make it the sentence it is.
             throw ConfigError("\(error)" + (error.problem.hasSuffix(".") ? "" : "."))
         }
-        let stateFile = directory.appendingPathComponent(CheckpointStore.stateFileName).path
-        let (state, tokenizerJSON) = try CheckpointState.decode(loaded.state, file: stateFile)
-        let tokenizer = try Tokenizers.load(json: tokenizerJSON)
-        guard tokenizer.vocabSize == state.model.vocabSize else {
-            throw ConfigError("\(stateFile) holds a tokenizer of \(tokenizer.vocabSize) tokens for a model of \(state.model.vocabSize); the checkpoint is inconsistent.")
-        }
-        let weights = try loaded.safetensors("model.safetensors")
-        let model = try Model(config: state.model, maxBatch: 1)
-        for spec in model.layout.tensors {
-            do {
-                try weights.copy(spec.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[spec.range]))
-            } catch {
-                throw ConfigError("\(directory.path)/model.safetensors does not fit the model of its state.json: \(error).")
-            }
-        }
-        return (model, tokenizer)
+        return (try restore.makeModel(maxBatch: 1), try Tokenizers.load(json: restore.tokenizerJSON))
     }
 
     /// The prompt's tokens; an empty prompt (or one with no tokens, such as only spaces for the
