@@ -30,7 +30,8 @@ extension Trainer {
         }
         emit(.resumed(directory: restore.directory, step: step, skipped: restore.skipped))
         let directory = URL(fileURLWithPath: restore.directory)
-        if !restore.newer.isEmpty, directory.deletingLastPathComponent().standardizedFileURL == store.directory.standardizedFileURL {
+        if !restore.newer.isEmpty, let store = self.directory?.store,
+           directory.deletingLastPathComponent().standardizedFileURL == store.directory.standardizedFileURL {
             emit(.warning("\(store.directory.path) holds checkpoints newer than \(directory.lastPathComponent) (\(restore.newer.joined(separator: ", "))); this run's first checkpoint deletes them, as they lie after the step it resumes from. Copy them elsewhere first to keep them."))
         }
     }
