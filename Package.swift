@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries: OpenMPI's C API and OpenBLAS's cblas (apt: libopenmpi-dev, libopenblas-dev).
@@ -29,7 +30,8 @@ let package = Package(
 
         // The Swift MPI wrapper: Communicator, MPICommunicator, SoloCommunicator.
         .target(name: "DPComm", dependencies: ["CMPI"]),
-        // The few helpers every layer shares: the random generator, the exact elementary functions.
+        // The few helpers every layer shares: the random generator, the exact elementary functions,
+        // the one way to quote a user's text in a message.
         .target(name: "DPBase", swiftSettings: kernelSettings),
         // Kernels, parameter layout, the model, optimizers. Knows nothing of MPI or files.
         .target(name: "DPModel", dependencies: ["DPBase", "COpenBLAS"], swiftSettings: kernelSettings),
@@ -39,8 +41,9 @@ let package = Package(
         .target(
             name: "DPTrainer",
             dependencies: [
-                "DPComm", "DPModel", "DPData", "COpenBLAS",
+                "DPBase", "DPComm", "DPModel", "DPData", "COpenBLAS",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         // The command-line tool.
         .executableTarget(
@@ -59,7 +62,7 @@ let package = Package(
         .testTarget(name: "DPModelTests", dependencies: ["DPBase", "DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
         // End to end: the dptrain executable alone and under mpirun.
-        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer"]),
+        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer", "DPData", "dptrain"]),
         .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

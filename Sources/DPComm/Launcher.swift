@@ -9,6 +9,12 @@ public enum Launcher {
         variables.contains { environment[$0] != nil }
     }
 
+    /// This process's rank as the launcher announces it (0 when no launcher started it), known
+    /// before MPI starts: for commands that need no MPI but must print once under mpirun.
+    public static func rank(environment: [String: String]) -> Int {
+        ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
+    }
+
     /// `MPICommunicator` under an MPI launcher, `SoloCommunicator` otherwise or when `singleProcess`
     /// is set; a solo process never initializes MPI.
     public static func communicator(singleProcess: Bool, environment: [String: String]) throws -> any Communicator {

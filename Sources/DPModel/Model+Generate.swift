@@ -48,8 +48,8 @@ extension Model {
     ///
     /// The model sees at most `context` tokens: the last `context` of the prompt, then a window
     /// that slides by one token per step. With a `cache`, every token within the context costs one
-    /// position's work; once the cache is full, each step resets it and re-encodes the last
-    /// context − 1 tokens (one batched pass) before the new one, because learned position
+    /// position's work; once the cache is full, each step resets it and re-encodes the window,
+    /// the kept context − 1 tokens and the new one (one batched pass), because learned position
     /// embeddings make a rolling cache invalid: every kept token moves to a new position. Without
     /// a cache every step re-runs `forwardLogits` over the whole window (the slow reference).
     /// Both give the logits of `forwardLogits` on the window, so the same tokens up to float
@@ -86,11 +86,13 @@ extension Model {
             window.append(next)
             if let cache {
                 if cache.count == T {
-                    // Slide: the kept tokens move one position down, so their keys change.
+                    // Slide: the kept tokens move one position down, so their keys change; the
+                    // window is re-encoded in one pass with the new token.
                     cache.reset()
-                    _ = run(window.dropLast())
+                    logits = run(window[...])
+                } else {
+                    logits = run(window.suffix(1))
                 }
-                logits = run(window.suffix(1))
             } else {
                 logits = rerun()
             }

@@ -18,8 +18,15 @@ public struct CheckpointState: Codable, Sendable {
     /// The data the run trained on, as the banner showed it.
     public var data: String
     /// `--data` of the run (nil: the built-in corpus or the seed's sentences), so that `--resume`
-    /// alone finds the same data.
+    /// alone finds the same data; absolute in the file (resolved against the directory the run
+    /// started in).
     public var dataPath: String?
+    /// The run's data settings (`--data`, `--tokenizer`, `--vocab-size`); nil in checkpoints
+    /// written before they were recorded.
+    public var dataConfig: DataConfig?
+    /// The run's ZeRO stage (threads are not recorded: they belong to the machine); nil in
+    /// checkpoints written before it was recorded.
+    public var parallel: ParallelConfig?
     /// Wall-clock seconds of training before this checkpoint (for `elapsed_s`).
     public var elapsedSeconds: Double
 
@@ -31,6 +38,8 @@ public struct CheckpointState: Codable, Sendable {
         case step, sampler, rng, model, training, data
         case tokensSeen = "tokens_seen"
         case dataPath = "data_path"
+        case dataConfig = "data_config"
+        case parallel
         case worldSize = "world_size"
         case elapsedSeconds = "elapsed_s"
     }
@@ -39,7 +48,10 @@ public struct CheckpointState: Codable, Sendable {
     public func encoded(tokenizer: Data) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard var object = try JSONSerialization.jsonObject(with: encoder.encode(self)) as? [String: Any] else {
+        // The data path is recorded absolute, so that --resume finds it from any directory.
+        var state = self
+        state.dataPath = dataPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        guard var object = try JSONSerialization.jsonObject(with: encoder.encode(state)) as? [String: Any] else {
             throw ConfigError("the checkpoint state did not encode as a JSON object.")
         }
         object["tokenizer"] = try JSONSerialization.jsonObject(with: tokenizer)
@@ -47,18 +59,23 @@ public struct CheckpointState: Codable, Sendable {
     }
 
     /// Decodes state.json's bytes into the state and the tokenizer's JSON.
+    ///
+    /// - Throws: `CheckpointError` (.malformed) naming `file` and what is wrong in JSON terms
+    ///   (a missing key, a value of the wrong type, an invalid model), never Swift's own
+    ///   description of a `DecodingError`.
     public static func decode(_ data: Data, file: String) throws -> (state: CheckpointState, tokenizer: Data) {
+        let state: CheckpointState
         do {
-            let state = try JSONDecoder().decode(CheckpointState.self, from: data)
-            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let tokenizer = object["tokenizer"] else {
-                throw ConfigError("\(file) has no tokenizer.")
-            }
-            return (state, try JSONSerialization.data(withJSONObject: tokenizer, options: [.sortedKeys]))
-        } catch let error as ConfigError {
-            throw error
+            state = try JSONDecoder().decode(CheckpointState.self, from: data)
+        } catch let error as DecodingError {
+            throw CheckpointError(.malformed, path: file, "is not a valid dptrain state file: it \(jsonProblem(error))")
         } catch {
-            throw ConfigError("\(file) is not a valid dptrain state file: \(error).")
+            throw CheckpointError(.malformed, path: file, "holds an invalid model: \(error)")
         }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let tokenizer = object["tokenizer"] as? [String: Any] else {
+            throw CheckpointError(.malformed, path: file, "has no \"tokenizer\" object")
+        }
+        return (state, try JSONSerialization.data(withJSONObject: tokenizer, options: [.sortedKeys]))
     }
 }

@@ -29,13 +29,13 @@ struct Eval: ParsableCommand {
         valueName: "path"))
     var data: String?
 
-    @Option(help: "The fraction of a text file's tokens (its end) that forms the val split; use the run's own.")
+    @Option(parsing: .unconditional, help: "The fraction of a text file's tokens (its end) that forms the val split; use the run's own.")
     var valFraction = 0.1
 
-    @Option(help: "Global batches (ranks × batch windows each) to evaluate. (default: all the val split holds, at most \(Evaluation.defaultMaxWindows) windows)")
+    @Option(parsing: .unconditional, help: "Global batches (ranks × batch windows each) to evaluate. (default: all the val split holds, at most \(Evaluation.defaultMaxWindows) windows)")
     var batches: Int?
 
-    @Option(help: "Windows per rank per batch. (default: the checkpoint's --batch)")
+    @Option(parsing: .unconditional, help: "Windows per rank per batch. (default: the checkpoint's --batch)")
     var batch: Int?
 
     @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch) instead of the text lines.")
@@ -79,7 +79,7 @@ struct Eval: ParsableCommand {
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-eval-\(UUID().uuidString)")
             defer { if out == nil && session.isRoot { try? FileManager.default.removeItem(at: cache) } }
             let dataset = try Dataset.load(
-                comm: comm, path: data, tokenizer: nil, vocabSize: nil, valFraction: valFraction,
+                comm: comm, data: DataConfig(path: data), valFraction: valFraction,
                 cacheDirectory: cache, restore: restore, seedExample: isSeed)
             if data == nil && dataset.summary != restore.state.data {
                 session.warn("the data differs from what the run trained on (\(restore.state.data)); if it used another --val-fraction, pass that one.")

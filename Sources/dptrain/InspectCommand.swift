@@ -1,4 +1,5 @@
 import ArgumentParser
+import DPComm
 import DPModel
 import DPTrainer
 import Foundation
@@ -13,7 +14,8 @@ struct Inspect: ParsableCommand {
             the files and their sizes, whether every file matches the sha256 that state.json records, \
             and, for a checkpoint inside an OUT directory, the last losses of OUT/metrics.jsonl up to \
             the checkpoint's step. Exits with status 1, naming the file at fault, when the checkpoint \
-            is damaged. Runs as one process; under mpirun only rank 0 prints.
+            is damaged or cannot be used (a state.json that does not decode, a tensor of another name \
+            or shape than the model's). Runs as one process; under mpirun only rank 0 prints.
             """)
 
     @Argument(help: ArgumentHelp(
@@ -21,7 +23,7 @@ struct Inspect: ParsableCommand {
         valueName: "path"))
     var path: String
 
-    @Option(help: "How many of the last logged losses to show.")
+    @Option(parsing: .unconditional, help: "How many of the last logged losses to show.")
     var losses = 5
 
     func validate() throws {
@@ -32,9 +34,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         // The checkpoint is read from the file system alone; under a launcher, one rank is enough.
-        let environment = ProcessInfo.processInfo.environment
-        let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
-        guard rank == 0 else { return }
+        guard Launcher.rank(environment: ProcessInfo.processInfo.environment) == 0 else { return }
         let summary: CheckpointSummary
         do {
             summary = try CheckpointSummary.read(URL(fileURLWithPath: path))
@@ -43,8 +43,8 @@ struct Inspect: ParsableCommand {
             throw ExitCode.failure
         }
         for line in table(summary) { print(line) }
-        if let damage = summary.damage {
-            printError("dptrain: error: \(damage)")
+        if let problem = summary.damage ?? summary.unusable {
+            printError("dptrain: error: \(problem)")
             throw ExitCode.failure
         }
     }
@@ -94,6 +94,9 @@ struct Inspect: ParsableCommand {
             file.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + size.leftPadded(to: sizeWidth) + " bytes"
         }))
         rows.append(("checksums", [s.damage.map { "DAMAGED: \($0)" } ?? "ok: \(s.verifiedFiles.joined(separator: ", ")) match the sha256 in state.json"]))
+        if s.damage == nil {
+            rows.append(("usable", [s.unusable.map { "NO: \($0)" } ?? "yes: state.json decodes and every tensor has the name and shape of the model it describes"]))
+        }
         if !s.notes.isEmpty { rows.append(("notes", s.notes)) }
 
         if let history = s.history, let out = s.outDirectory {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DPComm
 import DPTrainer
 import Foundation
 
@@ -9,7 +10,7 @@ struct Plot: ParsableCommand {
         discussion: """
             Reads OUT/metrics.jsonl (written by rank 0 during training) and writes one SVG with the \
             train loss and val loss against the step, and tokens/s below. Open it in a browser. \
-            Needs no MPI and can run while training goes on.
+            Needs no MPI and can run while training goes on; under mpirun only rank 0 plots.
             """)
 
     @Argument(help: "The run's output folder (the --out of dptrain train).")
@@ -19,6 +20,8 @@ struct Plot: ParsableCommand {
     var output: String?
 
     func run() throws {
+        // Plotting reads and writes files alone; under a launcher, rank 0 does it and reports.
+        guard Launcher.rank(environment: ProcessInfo.processInfo.environment) == 0 else { return }
         let folder = URL(fileURLWithPath: out)
         let destination = output.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent("loss.svg")
         do {

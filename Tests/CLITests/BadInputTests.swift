@@ -31,6 +31,8 @@ import Testing
         Case(name: "missing data file", arguments: { ["train", "--data", $0.path("missing.txt")] }, says: "missing.txt: no such file"),
         Case(name: "empty data file", arguments: { ["train", "--data", try $0.write("empty.txt", Data())] }, says: "empty.txt: is empty"),
         Case(name: "binary data file", arguments: { ["train", "--data", try $0.write("bytes.bin", Data([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28] + Array(repeating: 0x9f, count: 500)))] }, says: "is not UTF-8 text"),
+        Case(name: "FIFO as data", arguments: { ["train", "--data", try $0.fifo("pipe")] }, says: "pipe: is a FIFO (a named pipe), not a regular file"),
+        Case(name: "/dev/zero as data", arguments: { _ in ["train", "--data", "/dev/zero"] }, says: "/dev/zero: is a device, not a regular file"),
         Case(name: "data directory without token files", arguments: { ["train", "--data", try $0.directory("nothing")] }, says: "tokenizer.json: cannot be read"),
         Case(name: "data too short for one batch per rank", arguments: { ["train", "--data", try $0.write("short.txt", Data("hello world, hello\n".utf8))] }, says: "fewer than the 8 rows (2 × 4)"),
         Case(name: "token file with bad magic", arguments: { ["train", "--data", try $0.prepared { train, _ in train.overwrite(at: 0, int32: 1234) }] }, says: "has magic number 1234"),
@@ -67,11 +69,19 @@ import Testing
         Case(name: "--resume of another model with a contradicting flag", arguments: { ["train", "--resume", try $0.checkpoint(), "--dim", "64"] }, says: "--dim 64 contradicts the checkpoint's 16"),
         Case(name: "--resume with a tokenizer that does not match the checkpoint", arguments: { ["train", "--resume", try $0.checkpoint(), "--tokenizer", "byte"] }, says: "differs from the checkpoint's"),
         Case(name: "--resume with --steps below the checkpoint's step", arguments: { ["train", "--resume", try $0.checkpoint(), "--steps", "1"] }, says: "--steps 1 is below the checkpoint's step 2"),
+        Case(name: "--resume of a checkpoint with a transposed tensor", arguments: { ["train", "--resume", try $0.transposedCheckpoint()] }, says: Files.transposedPhrase),
+        Case(name: "--resume of a state.json with a value of the wrong type", arguments: { ["train", "--resume", try $0.mistypedCheckpoint()] }, says: "state.json is not a valid dptrain state file: it has \"tokens_seen\" of the wrong type: it must be an integer"),
         Case(name: "--resume of a damaged checkpoint", arguments: { ["train", "--resume", try $0.damagedCheckpoint()] }, says: "is corrupt or truncated"),
         // eval and inspect
         Case(name: "eval of a checkpoint that does not exist", arguments: { ["eval", "--checkpoint", $0.path("nowhere")] }, says: "nowhere does not exist"),
         Case(name: "eval of more batches than the val split holds", arguments: { ["eval", "--checkpoint", try $0.checkpoint(), "--batches", "1000000"] }, says: "asks for more than the val split holds"),
         Case(name: "eval on data with another tokenizer", arguments: { ["eval", "--checkpoint", try $0.checkpoint(), "--data", try $0.write("digits.txt", Data(String(repeating: "0123456789\n", count: 500).utf8))] }, says: "differs from the checkpoint's"),
+        Case(name: "eval of a checkpoint with a transposed tensor", arguments: { ["eval", "--checkpoint", try $0.transposedCheckpoint()] }, says: Files.transposedPhrase),
+        Case(name: "inspect of a checkpoint with a transposed tensor", arguments: { ["inspect", try $0.transposedCheckpoint()] }, says: Files.transposedPhrase),
+        Case(name: "inspect of a state.json with a value of the wrong type", arguments: { ["inspect", try $0.mistypedCheckpoint()] }, says: "has \"tokens_seen\" of the wrong type"),
+        Case(name: "sample of a checkpoint with a transposed tensor", arguments: { ["sample", "--checkpoint", try $0.transposedCheckpoint()] }, says: Files.transposedPhrase),
+        Case(name: "sample with a negative temperature", arguments: { ["sample", "--checkpoint", try $0.checkpoint(), "--temperature", "-1"] }, says: "--temperature must be a number from 0 (greedy) to 1000000, not -1.0"),
+        Case(name: "plot of a folder that does not exist", arguments: { ["plot", $0.path("nowhere")] }, says: "nowhere does not exist"),
         Case(name: "inspect of a damaged checkpoint", arguments: { ["inspect", try $0.damagedCheckpoint()] }, says: "model.safetensors is corrupt or truncated"),
         // The launcher
         Case(name: "hostfile naming a host that does not exist", arguments: { _ in ["train"] }, says: nil,
@@ -181,6 +191,46 @@ extension BadInputTests {
             var bytes = try Data(contentsOf: file)
             bytes[bytes.count - 1] ^= 0x01
             try bytes.write(to: file)
+            return copy.path
+        }
+
+        /// A named pipe (FIFO) in the scratch folder.
+        func fifo(_ name: String) throws -> String {
+            guard mkfifo(path(name), 0o644) == 0 else { throw FixtureError("mkfifo \(path(name)) failed: errno \(errno)") }
+            return path(name)
+        }
+
+        /// What the one line says about `transposedCheckpoint()`.
+        static let transposedPhrase = "has tensor \"blocks.0.ffn.w1\" of shape [64, 16]; the model needs [16, 64]"
+
+        /// A copy of the last checkpoint whose model.safetensors declares blocks.0.ffn.w1 [64, 16]
+        /// instead of [16, 64] (as many values, and state.json's sha256 updated to match).
+        func transposedCheckpoint() throws -> String {
+            try tamperedCheckpoint(file: "model.safetensors") { bytes in
+                let old = #""blocks.0.ffn.w1":{"dtype":"F32","shape":[16,64]"#
+                try CheckpointTampering.replaceInHeader(&bytes, old, with: old.replacingOccurrences(of: "[16,64]", with: "[64,16]"))
+            }
+        }
+
+        /// A copy of the last checkpoint whose state.json holds "tokens_seen": "many".
+        func mistypedCheckpoint() throws -> String {
+            try tamperedCheckpoint(file: "state.json") { bytes in
+                guard var object = try JSONSerialization.jsonObject(with: bytes) as? [String: Any] else { throw FixtureError("state.json is not an object") }
+                object["tokens_seen"] = "many"
+                bytes = try JSONSerialization.data(withJSONObject: object)
+            }
+        }
+
+        /// A copy of the last checkpoint with `file` changed by `change` and, unless it is
+        /// state.json, state.json's sha256 for it updated: damage that checksums cannot see.
+        func tamperedCheckpoint(file: String, _ change: (inout Data) throws -> Void) throws -> String {
+            let copy = dir.appendingPathComponent("step-00000002")
+            try FileManager.default.copyItem(at: try Shared.checkpoint.get().appendingPathComponent("checkpoints/step-00000002"), to: copy)
+            let url = copy.appendingPathComponent(file)
+            var bytes = try Data(contentsOf: url)
+            try change(&bytes)
+            try bytes.write(to: url)
+            if file != "state.json" { try CheckpointTampering.updateChecksum(of: file, in: copy) }
             return copy.path
         }
 

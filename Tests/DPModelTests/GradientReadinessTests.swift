@@ -1,16 +1,7 @@
 import Testing
 @testable import DPModel
 
-/// `backward(gradientsReady:)`: every range it reports final is final, bit for bit, and the
-/// callback changes nothing.
-struct ReadinessCase: CustomStringConvertible, Sendable {
-    let name: String
-    let config: ModelConfig
-    let B: Int
-    let T: Int
-    var description: String { name }
-}
-
+/// A 3-layer `smallGPT` with LayerNorm and residuals switched.
 func gptVariant(tied: Bool, layerNorm: Bool, residual: Bool, loss: LossMode = .all) -> ModelConfig {
     var c = smallGPT(activation: .gelu, tied: tied, loss: loss)
     c.layers = 3
@@ -19,19 +10,22 @@ func gptVariant(tied: Bool, layerNorm: Bool, residual: Bool, loss: LossMode = .a
     return c
 }
 
-let readinessCases: [ReadinessCase] = [
-    ReadinessCase(name: "gpt tied", config: gptVariant(tied: true, layerNorm: true, residual: true), B: 2, T: 8),
-    ReadinessCase(name: "gpt untied", config: gptVariant(tied: false, layerNorm: true, residual: true), B: 2, T: 8),
-    ReadinessCase(name: "gpt tied, no LayerNorm", config: gptVariant(tied: true, layerNorm: false, residual: true), B: 2, T: 6),
-    ReadinessCase(name: "gpt untied, no residuals", config: gptVariant(tied: false, layerNorm: true, residual: false), B: 2, T: 6),
-    ReadinessCase(name: "gpt tied, neither, last", config: gptVariant(tied: true, layerNorm: false, residual: false, loss: .last), B: 3, T: 5),
-    ReadinessCase(name: "seed", config: .seed, B: 3, T: 2),
+let readinessCases: [GradientCase] = [
+    GradientCase(name: "gpt tied", config: gptVariant(tied: true, layerNorm: true, residual: true), B: 2, T: 8),
+    GradientCase(name: "gpt untied", config: gptVariant(tied: false, layerNorm: true, residual: true), B: 2, T: 8),
+    GradientCase(name: "gpt tied, no LayerNorm", config: gptVariant(tied: true, layerNorm: false, residual: true), B: 2, T: 6),
+    GradientCase(name: "gpt untied, no residuals", config: gptVariant(tied: false, layerNorm: true, residual: false), B: 2, T: 6),
+    GradientCase(name: "gpt tied, neither, last", config: gptVariant(tied: true, layerNorm: false, residual: false, loss: .last), B: 3, T: 5),
+    GradientCase(name: "seed", config: .seed, B: 3, T: 2),
 ]
 
+/// `backward(gradientsReady:)`: every range it reports final is final, bit for bit (a snapshot of
+/// gradients[k...] at each report equals the final gradients), the offsets decrease to 0, and the
+/// callback changes nothing.
 @Test(arguments: readinessCases)
-func gradientsReadyReportsOnlyFinalGradients(_ c: ReadinessCase) throws {
+func gradientsReadyReportsOnlyFinalGradients(_ c: GradientCase) throws {
     let model = try Model(config: c.config, maxBatch: c.B)
-    fillTestParameters(model, seed: 5)
+    fillTestParameters(model, seed: c.parameterSeed)
     let (tokens, targets) = randomBatch(B: c.B, T: c.T, V: c.config.vocabSize, seed: 6)
 
     model.lossAndGradients(tokens, targets, B: c.B, T: c.T)

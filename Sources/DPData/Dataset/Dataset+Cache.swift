@@ -9,10 +9,10 @@ extension Dataset {
     /// Bump when the tokenizers or the file layout change, so that old caches are not reused.
     static let cacheFormat = 1
 
-    /// Tokenizes `text` into a cache folder under `cacheDirectory` (unless it is there already) and
-    /// maps it. The folder's name holds a hash of the text and of every setting that changes the
-    /// tokens.
-    static func loadCached(text: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
+    /// Tokenizes `bytes` (UTF-8 text, or any bytes for the byte tokenizer; `path` names them in
+    /// errors) into a cache folder under `cacheDirectory` (unless it is there already) and maps
+    /// it. The folder's name holds a hash of the bytes and of every setting that changes the tokens.
+    static func loadCached(bytes: Data, path: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
                            valFraction: Double, cacheDirectory: URL) throws -> Dataset {
         try checkValFraction(valFraction)
         let effectiveVocab: Int? = switch kind {
@@ -22,19 +22,23 @@ extension Dataset {
         }
         var hash = FNV1a64()
         hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
-        hash.add(Array(text.utf8))
+        hash.add(Array(bytes))
         let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")-\(hash.hex)"
         let final = cacheDirectory.appendingPathComponent(folder)
 
         if !FileManager.default.fileExists(atPath: final.appendingPathComponent("tokenizer.json").path) {
             let temporary = cacheDirectory.appendingPathComponent(".\(folder).tmp-\(getpid())-\(UUID().uuidString)")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: cacheDirectory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw DataError.io(path: cacheDirectory.path, reason: "is a file, but dptrain keeps its token cache there; delete it (or move it away) and run again")
+            }
             do {
                 try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             } catch {
                 throw DataError.io(path: temporary.path, reason: "cannot create the cache folder (\(error.localizedDescription))")
             }
             defer { try? FileManager.default.removeItem(at: temporary) }
-            let prepared = try PreparedText(text: text, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction)
+            let prepared = try PreparedText(bytes: bytes, path: path, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction)
             try prepared.write(to: temporary)
             if rename(temporary.path, final.path) != 0 {
                 let reason = String(cString: strerror(errno))
@@ -44,7 +48,13 @@ extension Dataset {
                 }
             }
         }
-        let loaded = try loadDirectory(final, expecting: kind, vocabSize: nil)
+        let loaded: Dataset
+        do {
+            loaded = try loadDirectory(final, expecting: kind, vocabSize: nil)
+        } catch let error as DataError {
+            // The cache is dptrain's own: damage there is no fault of the data, and rebuilding cures it.
+            throw DataError.io(path: final.path, reason: "is a token cache that cannot be read (\(error.description.trimmingCharacters(in: ["."]))); delete \(cacheDirectory.path) and run again to rebuild it")
+        }
         return Dataset(train: loaded.train, val: loaded.val, tokenizer: loaded.tokenizer, source: name)
     }
 
@@ -64,21 +74,34 @@ extension Dataset {
     }
 }
 
-/// Reads `url` as UTF-8 text, with errors that name the file.
-func readText(_ url: URL) throws -> String {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-        throw DataError.io(path: url.path, reason: "no such file")
+/// Reads the bytes of the regular file `url`, with errors that name the file: missing, a directory,
+/// a FIFO, device or socket (`--data /dev/zero` would never end), unreadable, or empty.
+func readInput(_ url: URL) throws -> Data {
+    var info = stat()
+    guard stat(url.path, &info) == 0 else {
+        if errno == ENOENT { throw DataError.io(path: url.path, reason: "no such file") }
+        throw DataError.io(path: url.path, reason: "cannot be read (\(String(cString: strerror(errno))))")
     }
-    guard !isDirectory.boolValue else { throw DataError.io(path: url.path, reason: "is a directory, not a text file") }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: throw DataError.io(path: url.path, reason: "is a directory, not a text file")
+    case S_IFIFO: throw DataError.io(path: url.path, reason: "is a FIFO (a named pipe), not a regular file; every rank reads --data itself, so write the text to a file first")
+    case S_IFCHR, S_IFBLK: throw DataError.io(path: url.path, reason: "is a device, not a regular file (a device such as /dev/zero may never end); write the text to a file first")
+    default: throw DataError.io(path: url.path, reason: "is not a regular file; write the text to a file first")
+    }
     let data: Data
     do {
         data = try Data(contentsOf: url)
     } catch {
-        throw DataError.io(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+        throw DataError.io(path: url.path, reason: "cannot be read (\(access(url.path, R_OK) == 0 ? error.localizedDescription : String(cString: strerror(errno))))")
     }
     guard !data.isEmpty else { throw DataError.io(path: url.path, reason: "is empty; there is no text to train on") }
-    guard let text = String(data: data, encoding: .utf8) else { throw DataError.notUTF8(path: url.path) }
+    return data
+}
+
+/// `bytes` as UTF-8 text; `DataError.notUTF8(path)` if they are not.
+func utf8Text(_ bytes: Data, path: String) throws -> String {
+    guard let text = String(data: bytes, encoding: .utf8) else { throw DataError.notUTF8(path: path) }
     return text
 }
 

@@ -21,7 +21,8 @@ public struct Dataset: Sendable {
     /// - `path` nil: the built-in corpus (`BuiltinCorpus`), tokenized and cached like a text file.
     /// - a directory: its train.bin, val.bin and tokenizer.json (as `dptrain prepare` writes them);
     ///   `tokenizer` and `vocabSize`, when given, must agree with its tokenizer.json.
-    /// - a text file: tokenized with `tokenizer` (default char, trained on the whole file), split
+    /// - a text file (UTF-8; any bytes for the byte tokenizer; a regular file, not a FIFO or a
+    ///   device): tokenized with `tokenizer` (default char, trained on the whole file), split
     ///   into the first 1 - valFraction and the last valFraction of the tokens, and cached under
     ///   `cacheDirectory` in a folder named by a hash of the file's bytes and the settings, so a
     ///   second run maps the cached files at once. Every rank may call this: the result is
@@ -30,7 +31,7 @@ public struct Dataset: Sendable {
     public static func load(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
                             cacheDirectory: URL) throws -> Dataset {
         guard let path else {
-            return try loadCached(text: BuiltinCorpus.text(), name: BuiltinCorpus.name, stem: "builtin",
+            return try loadCached(bytes: Data(BuiltinCorpus.text().utf8), path: BuiltinCorpus.name, name: BuiltinCorpus.name, stem: "builtin",
                                   kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
                                   cacheDirectory: cacheDirectory)
         }
@@ -42,8 +43,8 @@ public struct Dataset: Sendable {
         if isDirectory.boolValue {
             return try loadDirectory(url, expecting: tokenizer, vocabSize: vocabSize)
         }
-        let text = try readText(url)
-        return try loadCached(text: text, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
+        let bytes = try readInput(url)
+        return try loadCached(bytes: bytes, path: url.path, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
                               kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
                               cacheDirectory: cacheDirectory)
     }

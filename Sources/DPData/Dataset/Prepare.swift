@@ -28,15 +28,17 @@ public struct PrepareSummary: Sendable, CustomStringConvertible {
     }
 }
 
-/// `dptrain prepare`: tokenizes the UTF-8 text `input` with a `tokenizer` trained on all of it and
+/// `dptrain prepare`: tokenizes the UTF-8 text `input` (any bytes for the byte tokenizer) with a `tokenizer` trained on all of it and
 /// writes out/train.bin (the first 1 - valFraction of the tokens), out/val.bin (the rest) and
 /// out/tokenizer.json, creating `out` if needed and replacing those three files if present.
 public func prepareDataset(input: URL, tokenizer: TokenizerKind, vocabSize: Int?, valFraction: Double, out: URL) throws -> PrepareSummary {
     let clock = ContinuousClock()
     let started = clock.now
     try Dataset.checkValFraction(valFraction)
-    let text = try readText(input)
-    let prepared = try PreparedText(text: text, kind: tokenizer, vocabSize: vocabSize, valFraction: valFraction)
+    let bytes = try readInput(input)
+    let prepared = try PreparedText(bytes: bytes, path: input.path, kind: tokenizer, vocabSize: vocabSize, valFraction: valFraction)
+    // Characters for the summary; bytes that are not UTF-8 (byte tokenizer) count as U+FFFD each.
+    let text = String(decoding: bytes, as: UTF8.self)
     do {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
     } catch {
@@ -46,7 +48,7 @@ public func prepareDataset(input: URL, tokenizer: TokenizerKind, vocabSize: Int?
     let elapsed = clock.now - started
     return PrepareSummary(
         input: input, out: out, tokenizer: tokenizer, vocabSize: prepared.tokenizer.vocabSize,
-        characters: text.unicodeScalars.count, bytes: text.utf8.count,
+        characters: text.unicodeScalars.count, bytes: bytes.count,
         trainTokens: prepared.trainCount, valTokens: prepared.valCount,
         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
 }

@@ -9,10 +9,18 @@ struct PreparedText {
 
     /// Trains `kind` on the whole text, encodes it, and keeps the last `valFraction` of the tokens
     /// (rounded down to whole tokens for train, as nanoGPT's `int(n*0.9)`) for validation.
-    init(text: String, kind: TokenizerKind, vocabSize: Int?, valFraction: Double) throws {
+    /// `bytes` must be UTF-8 text (else `DataError.notUTF8(path)`), except for the byte
+    /// tokenizer, which takes any bytes as they are: one token each.
+    init(bytes: Data, path: String, kind: TokenizerKind, vocabSize: Int?, valFraction: Double) throws {
         try Dataset.checkValFraction(valFraction)
-        tokenizer = try Tokenizers.train(kind, on: text, vocabSize: vocabSize)
-        tokens = try tokenizer.encode(text)
+        if kind == .byte {
+            tokenizer = ByteTokenizer()
+            tokens = bytes.map { Int32($0) }
+        } else {
+            let text = try utf8Text(bytes, path: path)
+            tokenizer = try Tokenizers.train(kind, on: text, vocabSize: vocabSize)
+            tokens = try tokenizer.encode(text)
+        }
         trainCount = Int((Double(tokens.count) * (1 - valFraction)).rounded(.down))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 
-/// One token per byte of the text's UTF-8: 256 tokens, any input, decode(encode(s)) == s.
+/// One token per byte of the text's UTF-8: 256 tokens, any input, decode(encode(s)) == s. A data file
+/// is tokenized from its bytes as they are, so any file, UTF-8 or not, trains a byte model.
 public struct ByteTokenizer: Tokenizer {
     public var kind: TokenizerKind { .byte }
     public var vocabSize: Int { 256 }

@@ -29,7 +29,7 @@ public enum Tokenizers {
         do {
             header = try JSONDecoder().decode(Header.self, from: json)
         } catch {
-            throw DataError.invalidTokenizerJSON("it is not a JSON object with a \"kind\" (\(error))")
+            throw DataError.invalidTokenizerJSON("it is not a JSON object with a \"kind\" (it \(jsonProblem(error)))")
         }
         guard let kind = TokenizerKind(rawValue: header.kind) else {
             throw DataError.invalidTokenizerJSON(
@@ -45,7 +45,7 @@ public enum Tokenizers {
         } catch let error as DataError {
             throw error
         } catch {
-            throw DataError.invalidTokenizerJSON("\(kind.rawValue) tokenizer: \(error)")
+            throw DataError.invalidTokenizerJSON("the \(kind.rawValue) tokenizer \(jsonProblem(error))")
         }
     }
 

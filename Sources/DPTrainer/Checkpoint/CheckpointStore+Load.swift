@@ -55,41 +55,80 @@ extension CheckpointStore {
         return LoadedCheckpoint(directory: checkpoint, step: step, files: files, state: state)
     }
 
-    /// The newest valid checkpoint: the one LATEST names if it verifies; otherwise the newest
-    /// step-* directory that does, with one note per checkpoint skipped (or LATEST problem),
-    /// e.g. "skipped step-00000400: …/model.safetensors is corrupt or truncated: …".
+    /// The newest usable checkpoint: the newest step-* directory that verifies (`load`) and that
+    /// `use` accepts (e.g. decodes: `Restore.init`), with one note per checkpoint passed over and
+    /// per LATEST problem, e.g. "skipped step-00000400 (named by LATEST): …/model.safetensors is
+    /// corrupt or truncated: …". LATEST is not trusted blindly: a checkpoint newer than the one it
+    /// names is complete once it is in place under its step-* name (a save renames it there before
+    /// it updates LATEST, and deletes any later checkpoints of an abandoned run before that), so it
+    /// is taken, with a note saying so.
     ///
     /// - Returns: nil if there is no checkpoint at all (no LATEST, no step-* directory).
-    /// - Throws: `CheckpointError` (.noValidCheckpoint) if some exist but none verifies; its
+    /// - Throws: `CheckpointError` (.noValidCheckpoint) if some exist but none is usable; its
     ///   problem lists every reason.
-    public func loadLatest() throws -> (checkpoint: LoadedCheckpoint, skipped: [String])? {
+    public func loadLatest<T>(using use: (LoadedCheckpoint) throws -> T) throws -> (checkpoint: T, skipped: [String])? {
         let latestURL = directory.appendingPathComponent(Self.latestFileName)
         let hasLatest = FileManager.default.fileExists(atPath: latestURL.path)
         let candidates = stepDirectories().reversed()      // newest first
         if !hasLatest && candidates.isEmpty { return nil }
 
         var skipped: [String] = []
-        var tried: String? = nil
+        var named: String? = nil
         if hasLatest {
             do {
-                let name = try Self.readLatest(in: directory)
-                tried = name
-                return (try load(directory.appendingPathComponent(name, isDirectory: true)), [])
+                named = try Self.readLatest(in: directory)
             } catch {
-                skipped.append(tried.map { "skipped \($0) (named by LATEST): \(error)" } ?? "ignored LATEST: \(error)")
+                skipped.append("ignored LATEST: \(error)")
             }
         } else {
             skipped.append("ignored LATEST: \(latestURL.path) is missing")
         }
-        for candidate in candidates where candidate.url.lastPathComponent != tried {
+        if let named, !candidates.contains(where: { $0.url.lastPathComponent == named }) {
+            skipped.append("skipped \(named) (named by LATEST): \(directory.appendingPathComponent(named).path) does not exist or is not a directory")
+        }
+        for candidate in candidates {
+            let name = candidate.url.lastPathComponent
             do {
-                return (try load(candidate.url), skipped)
+                let value = try use(try load(candidate.url))
+                if let named, named != name, let namedStep = Self.step(fromDirectoryName: named), namedStep < candidate.step {
+                    skipped.append("LATEST names \(named), but \(name) is newer and verifies (its save ended before LATEST was updated); taking \(name)")
+                }
+                return (value, skipped)
             } catch {
-                skipped.append("skipped \(candidate.url.lastPathComponent): \(error)")
+                skipped.append("skipped \(name)\(name == named ? " (named by LATEST)" : ""): \(error)")
             }
         }
         throw CheckpointError(.noValidCheckpoint, path: directory.path,
                               "holds no checkpoint that verifies: \(skipped.joined(separator: "; "))")
+    }
+
+    /// `loadLatest(using:)` accepting every checkpoint that verifies.
+    public func loadLatest() throws -> (checkpoint: LoadedCheckpoint, skipped: [String])? {
+        try loadLatest { $0 }
+    }
+
+    /// The names of the step-* directories after `step`, oldest first.
+    public func names(after step: Int) -> [String] {
+        stepDirectories().filter { $0.step > step }.map(\.url.lastPathComponent)
+    }
+
+    /// `load(directory)`, where `directory` is what `resolve(path)` returned. When `path` led there
+    /// through LATEST and a run writing into the same OUT pruned or replaced the checkpoint in
+    /// between (it saved newer ones and deleted this one), LATEST is read again and the checkpoint
+    /// it names now is loaded instead, up to five times: a reader beside a live run never mistakes
+    /// a pruned checkpoint for damage. A file that stays missing is reported as missing.
+    public func loadRetryingPrune(_ directory: URL, resolvedFrom path: URL) throws -> LoadedCheckpoint {
+        var directory = directory
+        for _ in 0..<5 {
+            do {
+                return try load(directory)
+            } catch let error as CheckpointError where error.kind == .missing {
+                // The same name again is a checkpoint replaced in place (resumed from an earlier step).
+                guard let again = try? Self.resolve(path) else { throw error }
+                directory = again
+            }
+        }
+        return try load(directory)
     }
 
     /// Resolves a checkpoint path given by a user (e.g. `--resume PATH`) to a checkpoint directory:

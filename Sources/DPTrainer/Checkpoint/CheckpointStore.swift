@@ -58,8 +58,10 @@ public struct CheckpointStore: Sendable {
     ///
     /// Pruning keeps the newest `keep` checkpoints up to `step` and deletes the rest, and also
     /// deletes checkpoints *after* `step`: those belong to a run that was resumed from an earlier
-    /// point, and LATEST no longer leads to them. Deletion renames a directory to `.tmp-…` first,
-    /// so a crash never leaves a half-deleted `step-*`.
+    /// point, and LATEST no longer leads to them. Those go before LATEST moves (so a checkpoint
+    /// newer than the one LATEST names is always one whose save ended early), the old ones after.
+    /// Deletion renames a directory to `.tmp-…` first, so a crash or a reader never meets a
+    /// half-deleted `step-*`.
     ///
     /// - Returns: the new checkpoint directory.
     /// - Throws: `CheckpointError` (.invalidArgument if `state` is not a JSON object, .io if a
@@ -102,8 +104,11 @@ public struct CheckpointStore: Sendable {
         }
         try FileSystem.syncDirectory(directory)
 
+        // Later checkpoints of an abandoned run go before LATEST moves, so that a checkpoint newer
+        // than the one LATEST names is always one whose save ended early (`loadLatest` takes it).
+        try prune(checkpoints(after: step))
         try writeLatest(name)
-        try prune(after: step, keep: keep)
+        try prune(stepDirectories().filter { $0.step <= step }.dropLast(keep).map { $0 })
         return final
     }
 
@@ -130,11 +135,14 @@ public struct CheckpointStore: Sendable {
         try FileSystem.syncDirectory(directory)
     }
 
-    /// Deletes checkpoints after `step`, and all but the newest `keep` up to `step`.
-    private func prune(after step: Int, keep: Int) throws {
-        let checkpoints = stepDirectories()            // oldest first
-        let upToStep = checkpoints.filter { $0.step <= step }
-        let doomed = checkpoints.filter { $0.step > step } + upToStep.dropLast(keep)
+    /// The step-* directories after `step`.
+    private func checkpoints(after step: Int) -> [(step: Int, url: URL)] {
+        stepDirectories().filter { $0.step > step }
+    }
+
+    /// Deletes `doomed`: each is renamed to `.tmp-deleted-…` first (so a reader or a crash never
+    /// meets a half-deleted step-*), the directory fsync'd, then the renamed ones removed.
+    private func prune(_ doomed: [(step: Int, url: URL)]) throws {
         guard !doomed.isEmpty else { return }
         for checkpoint in doomed {
             let aside = directory.appendingPathComponent(Self.temporaryPrefix + "deleted-" + checkpoint.url.lastPathComponent)

@@ -42,6 +42,10 @@ public struct CheckpointSummary: Sendable {
     /// Why the checkpoint does not verify (`CheckpointStore.load`'s error, naming the file at
     /// fault), or nil when every file state.json lists has the recorded sha256.
     public let damage: CheckpointError?
+    /// Why a checkpoint whose checksums hold cannot be used all the same (`Restore.init`'s error:
+    /// a state.json that does not decode, a tensor of another name or shape than the model's…),
+    /// or nil when it can be resumed, evaluated and sampled from.
+    public let unusable: CheckpointError?
     /// The files whose sha256 was checked (those state.json lists), when `damage` is nil.
     public let verifiedFiles: [String]
     /// Further problems, one sentence each: unreadable state.json or model.safetensors, a config
@@ -63,10 +67,16 @@ public struct CheckpointSummary: Sendable {
         var notes: [String] = []
 
         var damage: CheckpointError? = nil
+        var unusable: CheckpointError? = nil
         var verifiedFiles: [String] = []
         do {
-            let loaded = try CheckpointStore(directory: directory.deletingLastPathComponent()).load(directory)
+            let loaded = try CheckpointStore(directory: directory.deletingLastPathComponent()).loadRetryingPrune(directory, resolvedFrom: path)
             verifiedFiles = loaded.files.keys.sorted()
+            do {
+                _ = try Restore(loaded)
+            } catch let error as CheckpointError {
+                unusable = error
+            }
         } catch let error as CheckpointError {
             damage = error
         } catch {
@@ -116,7 +126,7 @@ public struct CheckpointSummary: Sendable {
                 do {
                     fileConfig = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
                 } catch {
-                    notes.append("\(modelURL.path): its metadata \"config\" is not a valid model config: \(error)")
+                    notes.append("\(modelURL.path): its metadata \"config\" \(jsonProblem(error))")
                 }
             }
         } catch {
@@ -138,6 +148,6 @@ public struct CheckpointSummary: Sendable {
         return CheckpointSummary(
             directory: directory, outDirectory: outDirectory, state: state, tokenizerKind: tokenizer?.kind,
             tokenizerVocabSize: tokenizer?.vocabSize, files: files, groups: groups, fileConfig: fileConfig,
-            damage: damage, verifiedFiles: verifiedFiles, notes: notes, history: history)
+            damage: damage, unusable: unusable, verifiedFiles: verifiedFiles, notes: notes, history: history)
     }
 }

@@ -6,16 +6,10 @@ extension Restore {
     /// batches of up to `maxBatch` rows. Every rank may call it (the checkpoint was broadcast).
     ///
     /// - Throws: `ModelConfigError` for `maxBatch` < 1, `ConfigError` naming model.safetensors when
-    ///   a tensor of the configuration is missing from it or has another size.
+    ///   a tensor of the configuration is missing from it or has another shape.
     public func makeModel(maxBatch: Int) throws -> Model {
         let model = try Model(config: state.model, maxBatch: maxBatch)
-        for spec in model.layout.tensors {
-            do {
-                try self.model.copy(spec.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[spec.range]))
-            } catch {
-                throw ConfigError("\(directory)/\(Restore.modelFile) does not fit the model its state.json describes: \(error).")
-            }
-        }
+        try loadWeights(into: model)
         return model
     }
 }
