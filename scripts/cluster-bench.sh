@@ -13,6 +13,9 @@
 #                         the table shows medians over rounds (default 1)
 #   --dptrain PATH        this binary instead of building .build/release/dptrain
 #   --keep DIR            keep every run's JSON in DIR
+#   --variant "LABEL OPTIONS..."   a row group of its own: these bench options added to the others
+#                         (repeatable, interleaved within every round; e.g. --variant "before
+#                         --bucket-mb 0" --variant "after"); without it, one group of no extras
 #   -- OPTIONS...         `dptrain bench` options, replacing the default model options
 #                         --layers 6 --heads 6 --dim 384 --context 256 --batch 4 --vocab-size 65
 #                         --threads 1 --steps 10 --warm-up 2 (give --steps/--warm-up yourself when
@@ -41,6 +44,7 @@ hosts=2
 rounds=1
 dptrain_bin=""
 keep_dir=""
+variants=()
 bench_options=(--layers 6 --heads 6 --dim 384 --context 256 --batch 4 --vocab-size 65 --threads 1 --steps 10 --warm-up 2)
 while [ "$#" -gt 0 ]; do
     case "$1" in
@@ -49,6 +53,7 @@ while [ "$#" -gt 0 ]; do
         --rounds) [ "$#" -ge 2 ] || cb_fail 64 "--rounds needs a number."; rounds="$2"; shift 2 ;;
         --dptrain) [ "$#" -ge 2 ] || cb_fail 64 "--dptrain needs a path."; dptrain_bin="$2"; shift 2 ;;
         --keep) [ "$#" -ge 2 ] || cb_fail 64 "--keep needs a folder."; keep_dir="$2"; shift 2 ;;
+        --variant) [ "$#" -ge 2 ] || cb_fail 64 "--variant needs a label and options."; variants+=("$2"); shift 2 ;;
         -h|--help) cb_usage; exit 0 ;;
         --) shift; bench_options=("$@"); break ;;
         *) cb_fail 64 "unknown option $1 (see --help)." ;;
@@ -61,7 +66,12 @@ for rate in $rates; do
     [ "$rate" = none ] || [[ "$rate" =~ ^[0-9]+(\.[0-9]+)?([kmg]?bit|[kmg]?bps)$ ]] \
         || cb_fail 64 "rate $rate is not none or a tc rate such as 1gbit or 300mbit."
 done
-for option in "${bench_options[@]}"; do
+[ "${#variants[@]}" -gt 0 ] || variants=("-")
+for variant in "${variants[@]}"; do
+    label="${variant%% *}"
+    [[ "$label" =~ ^[A-Za-z0-9_.-]+$ ]] || cb_fail 64 "a variant's label must be one word of letters, digits, . _ or -, not \"$label\"."
+done
+for option in "${bench_options[@]}" ${variants[@]+"${variants[@]}"}; do
     case "$option" in --json|--single-process) cb_fail 64 "$option is the script's to give, not yours." ;; esac
 done
 
@@ -236,15 +246,20 @@ for round in $(seq 1 "$rounds"); do
     cb_run on_host_a "$dptrain_bin" bench "${bench_options[@]}" --single-process --json >"$work_dir/solo-$round.json"
     for rate in $rates; do
         set_rate "$rate"
-        if [ -z "${calibration[$rate]:-}" ]; then
+        for variant in "${variants[@]}"; do
+            label="${variant%% *}" extra=()
+            [ "$label" = "$variant" ] || read -r -a extra <<<"${variant#* }"
+            run="$label-$rate"
+            if [ -z "${calibration[$run]:-}" ]; then
+                before="$(tx_bytes)"
+                cb_run on_host_a "${mpirun_hosts[@]}" "$dptrain_bin" bench "${bench_options[@]}" ${extra[@]+"${extra[@]}"} --steps 1 --warm-up 0 --json >/dev/null
+                calibration[$run]=$(($(tx_bytes) - before))
+            fi
+            echo "cluster-bench: round $round: $hosts hosts at $rate${extra[*]+, ${extra[*]}}" >&2
             before="$(tx_bytes)"
-            cb_run on_host_a "${mpirun_hosts[@]}" "$dptrain_bin" bench "${bench_options[@]}" --steps 1 --warm-up 0 --json >/dev/null
-            calibration[$rate]=$(($(tx_bytes) - before))
-        fi
-        echo "cluster-bench: round $round: $hosts hosts at $rate" >&2
-        before="$(tx_bytes)"
-        cb_run on_host_a "${mpirun_hosts[@]}" "$dptrain_bin" bench "${bench_options[@]}" --json >"$work_dir/$rate-$round.json"
-        echo $(($(tx_bytes) - before)) >"$work_dir/$rate-$round.bytes"
+            cb_run on_host_a "${mpirun_hosts[@]}" "$dptrain_bin" bench "${bench_options[@]}" ${extra[@]+"${extra[@]}"} --json >"$work_dir/$run-$round.json"
+            echo $(($(tx_bytes) - before)) >"$work_dir/$run-$round.bytes"
+        done
     done
 done
 set_rate none
@@ -261,15 +276,20 @@ echo
 echo "dptrain bench ${bench_options[*]}; $hosts hosts × 1 rank; medians of $rounds interleaved round(s)"
 echo "one rank alone: $(printf '%.0f' "$solo") ms/step"
 echo
-echo "| link | ms/step | forward | backward | exposed comm | update | comm busy | efficiency | MB/step over the link |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for rate in $rates; do
-    ms="$(field_median "$rate" ms_per_step)"
-    bytes="$(for round in $(seq 1 "$rounds"); do cat "$work_dir/$rate-$round.bytes"; done | median)"
-    per_step="$(awk -v b="$bytes" -v c="${calibration[$rate]}" -v n="$total_steps" 'BEGIN { printf "%.1f", (b - c) / (n - 1) / 1e6 }')"
-    printf '| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s |\n' \
-        "$([ "$rate" = none ] && echo "uncapped veth" || echo "$rate")" "$ms" \
-        "$(field_median "$rate" forward_ms)" "$(field_median "$rate" backward_ms)" \
-        "$(field_median "$rate" exposed_comm_ms)" "$(field_median "$rate" update_ms)" \
-        "$(field_median "$rate" comm_busy_ms)" "$(awk -v a="$solo" -v b="$ms" 'BEGIN { print a / b }')" "$per_step"
+echo "| variant | link | ms/step | forward | backward | exposed comm | update | comm busy | efficiency | MB/step over the link |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for variant in "${variants[@]}"; do
+    label="${variant%% *}"
+    for rate in $rates; do
+        run="$label-$rate"
+        ms="$(field_median "$run" ms_per_step)"
+        bytes="$(for round in $(seq 1 "$rounds"); do cat "$work_dir/$run-$round.bytes"; done | median)"
+        per_step="$(awk -v b="$bytes" -v c="${calibration[$run]}" -v n="$total_steps" 'BEGIN { printf "%.1f", (b - c) / (n - 1) / 1e6 }')"
+        printf '| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s |\n' \
+            "$([ "$variant" = - ] && echo "as given" || echo "$variant")" \
+            "$([ "$rate" = none ] && echo "uncapped veth" || echo "$rate")" "$ms" \
+            "$(field_median "$run" forward_ms)" "$(field_median "$run" backward_ms)" \
+            "$(field_median "$run" exposed_comm_ms)" "$(field_median "$run" update_ms)" \
+            "$(field_median "$run" comm_busy_ms)" "$(awk -v a="$solo" -v b="$ms" 'BEGIN { print a / b }')" "$per_step"
+    done
 done

@@ -3,12 +3,19 @@ import DPModel
 
 extension Trainer {
     /// The bucketed exchange this run needs, or nil for the flat all-reduce after backward (one
-    /// rank, or `--bucket-mb 0` without compression). Collective (duplicates the communicator).
+    /// rank, or f32 gradients in one bucket: `--bucket-mb 0`, or a model smaller than a bucket).
+    /// Collective (duplicates the communicator).
     static func makeExchange(
         comm: any Communicator, parallel communication: ParallelConfig, gradients: UnsafeMutableBufferPointer<Float>,
         shardCounts: [Int]?, shard: UnsafeMutableBufferPointer<Float>
     ) throws -> BucketedExchange? {
         guard comm.size > 1, communication.bucketElements > 0 || communication.gradientCompression != .none else { return nil }
+        // A single f32 bucket holds offset 0, final only when backward ends: nothing to overlap,
+        // and MPI's own all-reduce is as fast over the network and faster over shared memory.
+        if communication.gradientCompression == .none
+            && BucketedExchange.buckets(count: gradients.count, bucketElements: communication.bucketElements).count < 2 {
+            return nil
+        }
         let exchange = try BucketedExchange(
             channel: try comm.makeExchangeChannel(), gradients: gradients, bucketElements: communication.bucketElements,
             compression: communication.gradientCompression, shardCounts: shardCounts, shard: shardCounts == nil ? nil : shard)
