@@ -47,7 +47,7 @@ import Testing
         let args = Self.tiny.filter { $0 != "--json" }
         let result = try Run.process(Run.product("dptrain"), ["bench", "--single-process", "--threads", "1"] + args, timeout: 60)
         #expect(result.status == 0, "\(result.stderr)")
-        for label in ["ms per step", "tokens/s", "MFU", "forward", "backward", "all-reduce", "update", "peak RSS"] {
+        for label in ["ms per step", "tokens/s", "MFU", "forward", "backward", "exposed comm", "update", "communication", "peak RSS"] {
             #expect(result.stdout.contains(label), "\(label) in \(result.stdout)")
         }
     }
