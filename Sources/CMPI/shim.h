@@ -22,6 +22,8 @@ static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
 // Raw bytes, for broadcasting serialized state.
 static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+// 16-bit unsigned integer: the bit patterns of bfloat16 gradients on the wire.
+static inline MPI_Datatype cmpi_uint16(void) { return MPI_UINT16_T; }
 
 // Reduction operators.
 static inline MPI_Op cmpi_op_sum(void) { return MPI_SUM; }
@@ -38,12 +40,15 @@ static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 // Tells MPI_Wait/MPI_Test not to fill in a status.
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
 // The error handler that returns error codes instead of aborting the job.
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 // MPI_SUCCESS is a plain enum constant, but kept here so every MPI constant comes from one place.
 static inline int cmpi_success(void) { return MPI_SUCCESS; }
 // Thread support levels for MPI_Init_thread.
 static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 // Buffer sizes for MPI_Get_processor_name, MPI_Error_string and MPI_Get_library_version.
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }

@@ -34,6 +34,10 @@ public protocol Communicator: AnyObject {
     func allGather<T: CommScalar>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws
     /// Waits until every rank has reached the barrier.
     func barrier() throws
+    /// A point-to-point channel of its own for a communication thread (MPI: a duplicate of the
+    /// world communicator, so its messages never match the world's). Collective: every rank calls
+    /// it, in the same order as the other collectives.
+    func makeExchangeChannel() throws -> any ExchangeChannel
     /// Ends every rank of the job at once with `code`, after writing `message` (if not empty) to
     /// standard error. Used when one rank cannot go on and the others may be waiting in a collective.
     func abort(code: Int32, message: String) -> Never
@@ -51,7 +55,7 @@ public protocol CommScalar: Sendable {
 
 /// The element kinds of `CommScalar`, mapped to MPI datatypes by `MPICommunicator`.
 public enum CommScalarKind: Sendable {
-    case float32, float64, int32, int64, byte
+    case float32, float64, int32, int64, byte, uint16
 }
 
 extension Float: CommScalar { public static var commKind: CommScalarKind { .float32 } }
@@ -59,6 +63,8 @@ extension Double: CommScalar { public static var commKind: CommScalarKind { .flo
 extension Int32: CommScalar { public static var commKind: CommScalarKind { .int32 } }
 extension Int64: CommScalar { public static var commKind: CommScalarKind { .int64 } }
 extension UInt8: CommScalar { public static var commKind: CommScalarKind { .byte } }
+/// bfloat16 bit patterns (see `BFloat16`) travel as UInt16.
+extension UInt16: CommScalar { public static var commKind: CommScalarKind { .uint16 } }
 
 /// A non-blocking collective in flight.
 public protocol CommRequest: AnyObject {
@@ -66,4 +72,43 @@ public protocol CommRequest: AnyObject {
     func wait() throws
     /// Returns whether the operation has completed, driving its progress; never blocks.
     func test() throws -> Bool
+}
+
+/// Point-to-point messages between the ranks of a job, for the bucketed gradient exchange
+/// (`BucketedExchange`), which runs them on its own thread while the main thread computes.
+///
+/// Used by one thread at a time; the main thread makes no call on the communicator while that
+/// thread exchanges (MPI_THREAD_SERIALIZED).
+public protocol ExchangeChannel: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// Sends `send` to rank `to` while receiving `receive.count` elements from rank `from`;
+    /// returns when both are complete. Waits without spinning on the core: it tests for
+    /// completion and sleeps briefly between tests (see `ExchangeWaitPolicy`).
+    func exchange<T: CommScalar>(
+        send: UnsafeBufferPointer<T>, to: Int, receive: UnsafeMutableBufferPointer<T>, from: Int) throws
+}
+
+/// How an `ExchangeChannel` waits for its messages: test for completion for up to `spin`
+/// seconds, then sleep `sleep` seconds between tests. A thread that only spins takes the core
+/// the backward pass needs (OpenMPI's blocking calls spin, even with mpi_yield_when_idle), while
+/// the TCP and shared-memory transports move data only inside an MPI call on this process.
+public struct ExchangeWaitPolicy: Sendable, Equatable {
+    public var spin: Double
+    public var sleep: Double
+    public init(spin: Double, sleep: Double) {
+        self.spin = spin
+        self.sleep = sleep
+    }
+    /// Measured on the 2-core machine (README, "Several machines: performance").
+    public static let `default` = ExchangeWaitPolicy(spin: 20e-6, sleep: 100e-6)
+
+    /// The default, or DPTRAIN_EXCHANGE_SPIN_US / DPTRAIN_EXCHANGE_SLEEP_US (microseconds) when
+    /// set: tuning knobs for measuring other machines.
+    public static func from(environment: (String) -> String?) -> ExchangeWaitPolicy {
+        var policy = ExchangeWaitPolicy.default
+        if let text = environment("DPTRAIN_EXCHANGE_SPIN_US"), let us = Double(text), us >= 0 { policy.spin = us * 1e-6 }
+        if let text = environment("DPTRAIN_EXCHANGE_SLEEP_US"), let us = Double(text), us >= 0 { policy.sleep = us * 1e-6 }
+        return policy
+    }
 }

@@ -6,8 +6,9 @@ import Glibc
 
 /// A communicator over MPI_COMM_WORLD.
 ///
-/// The first instance initializes MPI (MPI_Init_thread, funneled: only the thread that created it
-/// calls MPI) and registers MPI_Finalize to run once at process exit. Errors on the world
+/// The first instance initializes MPI (MPI_Init_thread at MPI_THREAD_SERIALIZED: the main thread
+/// and the gradient-exchange thread of `BucketedExchange` both call MPI, never at the same time)
+/// and registers MPI_Finalize to run once at process exit. Errors on the world
 /// communicator return codes instead of aborting, and each failed call is thrown as an `MPIError`
 /// naming the call and carrying MPI_Error_string.
 public final class MPICommunicator: Communicator {
@@ -59,9 +60,15 @@ public final class MPICommunicator: Communicator {
         MPI_Initialized(&initialized)
         guard initialized == 0 else { return }
         var provided: Int32 = 0
-        let code = MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided)
+        let code = MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided)
         guard code == cmpi_success() else {
             throw MPIError(call: "MPI_Init_thread", message: errorString(code), code: code)
+        }
+        // The levels are ordered: FUNNELED < SERIALIZED < MULTIPLE.
+        guard provided >= cmpi_thread_serialized() else {
+            throw MPIError(
+                call: "MPI_Init_thread",
+                message: "this MPI library provides thread level \(provided), below MPI_THREAD_SERIALIZED (\(cmpi_thread_serialized())), which the communication thread that overlaps the gradient all-reduce with backward needs; use an MPI built with thread support (OpenMPI 4.1 has it)")
         }
         atexit {
             var finalized: Int32 = 0
@@ -135,6 +142,16 @@ public final class MPICommunicator: Communicator {
         try check(MPI_Barrier(world), "MPI_Barrier")
     }
 
+    public func makeExchangeChannel() throws -> any ExchangeChannel {
+        var duplicate: MPI_Comm? = cmpi_comm_null()
+        try check(MPI_Comm_dup(world, &duplicate), "MPI_Comm_dup")
+        guard let duplicate else { throw MPIError(call: "MPI_Comm_dup", message: "returned no communicator") }
+        try check(MPI_Comm_set_errhandler(duplicate, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        return MPIExchangeChannel(
+            comm: duplicate, rank: rank, size: size,
+            policy: .from { name in getenv(name).map { String(cString: $0) } })
+    }
+
     public func abort(code: Int32, message: String) -> Never {
         writeToStandardError(message)
         MPI_Abort(world, code)
@@ -148,6 +165,54 @@ public final class MPICommunicator: Communicator {
         }
         return value
     }
+}
+
+/// Point-to-point messages on a duplicate of the world communicator (its own message space, so
+/// they never match a collective of the world's), waited for by polling with sleeps.
+final class MPIExchangeChannel: ExchangeChannel {
+    let comm: MPI_Comm
+    let rank: Int
+    let size: Int
+    let policy: ExchangeWaitPolicy
+    private var requests: [MPI_Request?] = [cmpi_request_null(), cmpi_request_null()]
+
+    init(comm: MPI_Comm, rank: Int, size: Int, policy: ExchangeWaitPolicy) {
+        self.comm = comm
+        self.rank = rank
+        self.size = size
+        self.policy = policy
+    }
+
+    func exchange<T: CommScalar>(
+        send: UnsafeBufferPointer<T>, to: Int, receive: UnsafeMutableBufferPointer<T>, from: Int
+    ) throws {
+        guard let sendCount = Int32(exactly: send.count), let receiveCount = Int32(exactly: receive.count) else {
+            throw MPIError(call: "exchange", message: "\(max(send.count, receive.count)) elements exceed MPI's 32-bit count")
+        }
+        // One tag: messages between two ranks on one communicator arrive in the order sent, and
+        // the exchange thread sends them in the same order on every rank.
+        try check(
+            MPI_Irecv(receive.baseAddress, receiveCount, datatype(T.self), Int32(from), 0, comm, &requests[1]),
+            "MPI_Irecv")
+        try check(
+            MPI_Isend(UnsafeMutableRawPointer(mutating: send.baseAddress), sendCount, datatype(T.self), Int32(to), 0, comm, &requests[0]),
+            "MPI_Isend")
+        let start = monotonicSeconds()
+        var pause = timespec(tv_sec: 0, tv_nsec: Int(policy.sleep * 1e9))
+        while true {
+            var done: Int32 = 0
+            try check(MPI_Testall(2, &requests, &done, cmpi_statuses_ignore()), "MPI_Testall")
+            if done != 0 { return }
+            if policy.sleep > 0 && monotonicSeconds() - start >= policy.spin { nanosleep(&pause, nil) }
+        }
+    }
+}
+
+/// Seconds of the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
 }
 
 /// A non-blocking MPI operation.
@@ -175,6 +240,7 @@ private func datatype<T: CommScalar>(_ type: T.Type) -> MPI_Datatype {
     case .int32: cmpi_int32()
     case .int64: cmpi_int64()
     case .byte: cmpi_byte()
+    case .uint16: cmpi_uint16()
     }
 }
 

@@ -53,9 +53,22 @@ public final class SoloCommunicator: Communicator {
 
     public func barrier() throws {}
 
+    public func makeExchangeChannel() throws -> any ExchangeChannel { SoloExchangeChannel() }
+
     public func abort(code: Int32, message: String) -> Never {
         writeToStandardError(message)
         exit(code)
+    }
+}
+
+/// The channel of a job of one: there is no other rank to send to.
+final class SoloExchangeChannel: ExchangeChannel {
+    var rank: Int { 0 }
+    var size: Int { 1 }
+    func exchange<T: CommScalar>(
+        send: UnsafeBufferPointer<T>, to: Int, receive: UnsafeMutableBufferPointer<T>, from: Int
+    ) throws {
+        throw MPIError(call: "exchange", message: "a single-process job has no rank \(to) to send to")
     }
 }
 

@@ -14,8 +14,10 @@ struct Bench: ParsableCommand {
             Builds the same model and Trainer as `train`, feeds it seeded random tokens of \
             --vocab-size, runs --warm-up untimed steps and then --steps timed ones, and prints on \
             rank 0 ms per step (median, min, max), tokens/s, MFU against the sgemm rate all ranks \
-            measure at start-up, the median split into forward, backward, all-reduce and update, \
-            and each rank's peak RSS. --json prints the same as one JSON object.
+            measure at start-up, the median split into forward, backward, exposed communication \
+            (the time the step waited for the network after backward ended; the whole all-reduce \
+            with --bucket-mb 0) and update, how the gradients travelled (--bucket-mb, \
+            --grad-compression) and the exchange thread's busy time, and each rank's peak RSS. --json prints the same as one JSON object.
             """)
 
     @OptionGroup(title: "Model") var model: ModelOptions
@@ -79,6 +81,16 @@ struct Bench: ParsableCommand {
                        tokenizer: CharTokenizer(scalars: scalars), source: "synthetic")
     }
 
+    /// How the gradients travelled, and how long the exchange thread worked on them.
+    static func communication(_ r: BenchmarkResult) -> String {
+        let p = r.communication
+        if r.worldSize == 1 { return "none (one rank)" }
+        if p.bucketElements == 0 && p.gradientCompression == .none { return "one all-reduce after backward (--bucket-mb 0)" }
+        let buckets = p.bucketElements == 0 ? "one bucket after backward" : "buckets of \(p.bucketMB.formatted()) MiB overlapped with backward"
+        let wire = p.gradientCompression == .bf16 ? "bf16" : "f32"
+        return "\(buckets), \(wire) on the wire; exchange thread busy \(String(format: "%.1f", r.exchangeBusyMilliseconds)) ms"
+    }
+
     static func table(_ r: BenchmarkResult, model c: ModelConfig) -> String {
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         let split = [r.forwardMilliseconds, r.backwardMilliseconds, r.allReduceMilliseconds, r.updateMilliseconds]
@@ -91,7 +103,8 @@ struct Bench: ParsableCommand {
             ms per step            \(f(r.medianMilliseconds)) median, \(f(r.minMilliseconds)) min, \(f(r.maxMilliseconds)) max
             tokens/s               \(f(r.tokensPerSecond, 0))
             MFU                    \(f(r.mfu * 100))% of \(f(r.peakGFLOPS)) GFLOP/s (sgemm, all ranks)
-            split (median ms)      forward \(f(split[0])) (\(f(100 * split[0] / total, 0))%), backward \(f(split[1])) (\(f(100 * split[1] / total, 0))%), all-reduce \(f(split[2])) (\(f(100 * split[2] / total, 0))%), update \(f(split[3])) (\(f(100 * split[3] / total, 0))%)
+            split (median ms)      forward \(f(split[0])) (\(f(100 * split[0] / total, 0))%), backward \(f(split[1])) (\(f(100 * split[1] / total, 0))%), exposed comm \(f(split[2])) (\(f(100 * split[2] / total, 0))%), update \(f(split[3])) (\(f(100 * split[3] / total, 0))%)
+            communication          \(communication(r))
             peak RSS (MB)          \(r.peakRSSMB.enumerated().map { "rank \($0.offset): \(f($0.element))" }.joined(separator: ", "))
             loss                   \(f(r.lastLoss, 3))
             """

@@ -79,7 +79,9 @@ final class Console {
             if debug {
                 let p = m.phases
                 line += " | fwd \(milliseconds(p.forward * 1000)) bwd \(milliseconds(p.backward * 1000))"
-                    + " allreduce \(milliseconds(p.allReduce * 1000)) update \(milliseconds(p.update * 1000)) ms"
+                    + " allreduce \(milliseconds(p.allReduce * 1000))"
+                    + (p.exchangeBusy > 0 ? " (waited; buckets busy \(milliseconds(p.exchangeBusy * 1000)))" : "")
+                    + " update \(milliseconds(p.update * 1000)) ms"
             }
             session.say(line)
         case .evaluated(let step, let valLoss):

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DPComm
 import DPData
 import DPModel
 import DPTrainer
@@ -9,6 +10,7 @@ extension Activation: ExpressibleByArgument {}
 extension LossMode: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+extension GradientCompression: ExpressibleByArgument {}
 extension SamplerKind: ExpressibleByArgument {}
 
 /// Where the tokens come from.
@@ -98,6 +100,10 @@ struct TrainingOptions: ParsableArguments {
     var debug = false
     @Option(parsing: .unconditional, help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results). (default: 0)")
     var zero: Int?
+    @Option(parsing: .unconditional, help: "MiB of gradients per bucket of the all-reduce that runs while backward goes on (several ranks); 0 = one all-reduce after backward. (default: 25)")
+    var bucketMb: Double?
+    @Option(help: "none, or bf16: gradients cross the network as bfloat16, summed in float32 at every hop (half the bytes, for slow links). (default: none)")
+    var gradCompression: GradientCompression?
 
     /// The flags given, as settings.
     func add(to layer: inout ConfigLayer) {
@@ -123,6 +129,8 @@ struct TrainingOptions: ParsableArguments {
         layer.flag("training.log_every", logEvery)
         layer.flag("training.debug", debug ? true : nil)
         layer.flag("parallel.zero", zero)
+        layer.flag("parallel.bucket_mb", bucketMb)
+        layer.flag("parallel.grad_compression", gradCompression)
     }
 }
 

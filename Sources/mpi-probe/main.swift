@@ -3,6 +3,8 @@
 //
 //   mpirun -n 4 --oversubscribe .build/release/mpi-probe           every check
 //   mpirun -n 4 --oversubscribe .build/release/mpi-probe abort     rank 1 aborts while the others wait
+//   mpirun -n 4 --oversubscribe .build/release/mpi-probe bucket-fault   the highest rank fails in the
+//                                                    middle of a bucket's ring; it aborts the job
 //   .build/release/mpi-probe                                       the same checks on SoloCommunicator
 import DPComm
 
@@ -49,6 +51,30 @@ if CommandLine.arguments.dropFirst().first == "abort" {
     if rank == 1 { comm.abort(code: 3, message: "mpi-probe: rank 1 aborts on purpose") }
     try? comm.barrier()  // ranks other than 1 wait here until the abort ends them
     print("rank \(rank)/\(size) abort FAIL survived")
+    exit(1)
+}
+
+if CommandLine.arguments.dropFirst().first == "bucket-fault" {
+    // The highest rank's exchange thread fails before the second hop of bucket 1, while the
+    // other ranks' threads wait in that hop for its message: it must end every rank.
+    var gradients = [Float](repeating: 1, count: 40_000)
+    let failing = size - 1
+    do {
+        try gradients.withUnsafeMutableBufferPointer { buffer in
+            let exchange = try BucketedExchange(
+                channel: try comm.makeExchangeChannel(), gradients: buffer, bucketElements: 10_000, compression: .bf16)
+            if rank == failing {
+                exchange.beforeHop = { bucket, hop in
+                    if bucket == 1 && hop == 1 { throw MPIError(call: "probe", message: "bucket 1 fails on purpose") }
+                }
+            }
+            exchange.begin()
+            _ = try exchange.finish()
+        }
+    } catch {
+        comm.abort(code: 4, message: "mpi-probe: rank \(rank): \(error)")
+    }
+    print("rank \(rank)/\(size) bucket-fault FAIL survived")
     exit(1)
 }
 
@@ -141,5 +167,122 @@ report("collectively") {
         return failure.rank == failing && failure.message == expected ? nil : "got \(failure.rank): \(failure.message)"
     }
 }
+
+// ---- the bucketed exchange (BucketedExchange), against a reference written out here ----------
+
+/// Rank r's value at index i: seeded, of varied sign and magnitude (2^-20 … 2^10), with exact
+/// ties for bfloat16 every so often (low 16 bits 0x8000) so that round-to-even is exercised.
+func probeValue(rank r: Int, index i: Int) -> Float {
+    var z = UInt64(r &* 1_000_003 &+ i) &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    z ^= z >> 31
+    let mantissa = Float(z & 0xFFFFFF) / Float(1 << 24) + 0.5
+    let exponent = Int((z >> 24) % 31) - 20
+    var x = Float(sign: (z >> 40) & 1 == 0 ? .plus : .minus, exponent: exponent, significand: mantissa)
+    if i % 7 == 3 { x = Float(bitPattern: (x.bitPattern & 0xFFFF_0000) | 0x8000) }
+    return x
+}
+
+/// Round to nearest bfloat16, ties to even, by comparing distances to the two neighbours in
+/// Double arithmetic (independent of the bit trick in `BFloat16.bits`); finite inputs only.
+func referenceBF16(_ x: Float) -> Float {
+    let down = Float(bitPattern: x.bitPattern & 0xFFFF_0000)
+    let up = Float(bitPattern: (x.bitPattern & 0xFFFF_0000) &+ 0x1_0000)
+    let dDown = abs(Double(x) - Double(down)), dUp = abs(Double(up) - Double(x))
+    if dDown < dUp { return down }
+    if dUp < dDown { return up }
+    return (down.bitPattern >> 16) & 1 == 0 ? down : up
+}
+
+/// Which chunk (rank) of `bucket` index i falls in: equal parts, or the shards `counts`.
+@MainActor func chunkOwner(_ i: Int, bucket: Range<Int>, counts: [Int]?) -> Int {
+    if let counts {
+        var start = 0
+        for (c, n) in counts.enumerated() { if i < start + n { return c }; start += n }
+        return counts.count - 1
+    }
+    let n = bucket.count
+    return (0..<size).first { c in i < bucket.lowerBound + n * (c + 1) / size }!
+}
+
+/// The value the ring must produce at index i: chunk c is summed from rank c + 1 on, in ring
+/// order; with bf16 every partial is rounded before it is sent and the complete sum once more.
+@MainActor func ringExpected(_ i: Int, owner c: Int, bf16: Bool) -> Float {
+    var partial = probeValue(rank: (c + 1) % size, index: i)
+    for j in 2..<(size + 1) {
+        let received = bf16 ? referenceBF16(partial) : partial
+        partial = received + probeValue(rank: (c + j) % size, index: i)
+    }
+    return bf16 ? referenceBF16(partial) : partial
+}
+
+/// Runs one bucketed step over `count` gradients, reporting readiness the way backward does
+/// (every 300 elements from the end), and checks every element against `ringExpected`.
+@MainActor func bucketCheck(count: Int, bucketElements: Int, compression: GradientCompression, counts: [Int]?) throws -> String? {
+    var gradients = (0..<count).map { probeValue(rank: rank, index: $0) }
+    var shard = [Float](repeating: .nan, count: counts?[rank] ?? 0)
+    let shardStart = counts.map { $0[..<rank].reduce(0, +) } ?? 0
+    let buckets = BucketedExchange.buckets(count: count, bucketElements: bucketElements)
+    return try gradients.withUnsafeMutableBufferPointer { buffer in
+        try shard.withUnsafeMutableBufferPointer { shardBuffer in
+            let exchange = try BucketedExchange(
+                channel: try comm.makeExchangeChannel(), gradients: buffer, bucketElements: bucketElements,
+                compression: compression, shardCounts: counts, shard: counts == nil ? nil : shardBuffer)
+            guard exchange.buckets == buckets else { return "buckets \(exchange.buckets)" }
+            for step in 0..<2 {  // twice: the exchange is reused step after step
+                if step == 1 { for i in 0..<count { buffer[i] = probeValue(rank: rank, index: i) } }
+                exchange.begin()
+                var k = count
+                while k > 0 { k = max(0, k - 300); exchange.ready(from: k) }
+                _ = try exchange.finish()
+            }
+            let checked = counts == nil ? 0..<count : shardStart..<(shardStart + counts![rank])
+            for i in checked {
+                let bucket = buckets.first { $0.contains(i) }!
+                let expected = ringExpected(i, owner: chunkOwner(i, bucket: bucket, counts: counts), bf16: compression == .bf16)
+                let got = counts == nil ? buffer[i] : shardBuffer[i - shardStart]
+                if got.bitPattern != expected.bitPattern { return "element \(i) is \(got), expected \(expected)" }
+            }
+            return nil
+        }
+    }
+}
+
+/// Uneven shards with an empty one (rank 0's), as ZeRO-1's partition of a small layout can be.
+@MainActor func probeShards(count: Int) -> [Int] {
+    var counts = (0..<size).map { $0 == 0 ? 0 : count / size + $0 * 7 }
+    counts[size - 1] += count - counts.reduce(0, +)
+    return counts
+}
+
+report("bucketed-f32") { try bucketCheck(count: 10_007, bucketElements: 2_500, compression: .none, counts: nil) }
+report("bucketed-bf16") { try bucketCheck(count: 10_007, bucketElements: 2_500, compression: .bf16, counts: nil) }
+report("bucketed-one-bucket") { try bucketCheck(count: 5_001, bucketElements: 0, compression: .bf16, counts: nil) }
+report("bucketed-tiny-buckets") { try bucketCheck(count: 1_001, bucketElements: 3, compression: .none, counts: nil) }
+report("bucketed-shards-f32") { try bucketCheck(count: 10_007, bucketElements: 2_500, compression: .none, counts: probeShards(count: 10_007)) }
+report("bucketed-shards-bf16") { try bucketCheck(count: 10_007, bucketElements: 1_000, compression: .bf16, counts: probeShards(count: 10_007)) }
+report("bucketed-allgather") {
+    let count = 10_007, counts = probeShards(count: count)
+    let start = counts[..<rank].reduce(0, +)
+    var weights = [Float](repeating: -1, count: count)
+    for i in start..<(start + counts[rank]) { weights[i] = Float(i) + 0.25 }
+    var gradients = [Float](repeating: 0, count: count), shard = [Float](repeating: 0, count: counts[rank])
+    try gradients.withUnsafeMutableBufferPointer { g in
+        try shard.withUnsafeMutableBufferPointer { s in
+            let exchange = try BucketedExchange(
+                channel: try comm.makeExchangeChannel(), gradients: g, bucketElements: 999, compression: .bf16,
+                shardCounts: counts, shard: s)
+            try weights.withUnsafeMutableBufferPointer { try exchange.allGather($0) }
+        }
+    }
+    let wrong = (0..<count).first { weights[$0] != Float($0) + 0.25 }
+    return wrong.map { "weight \($0) is \(weights[$0])" }
+}
+report("bucketed-after-collectives") {
+    // The world communicator still works after the exchange's duplicate was used.
+    try sumCheck(Float.self, count: 100)
+}
+
 print("rank \(rank)/\(size) done failures=\(failures)")
 exit(failures == 0 ? 0 : 1)

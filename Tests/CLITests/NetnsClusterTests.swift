@@ -141,6 +141,26 @@ import Testing
         #expect(differing.isEmpty, "\(differing.count) of \(weightsOne.count) weights differ, e.g. \(differing.prefix(3))")
     }
 
+    /// The overlapped path across the veth pair (uncapped): the bucketed ring with bf16 on the
+    /// wire, 2 hosts × 2 ranks over TCP against 4 ranks on one host over shared memory. The ring
+    /// adds in the same order whatever the transport, so the script's comparison (relative 1e-5)
+    /// holds; the bucket of 0.01 MiB cuts the 10,000 gradients into 4.
+    @Test func bucketedBF16TrainingAcrossTheNamespacesMatchesOneHost() throws {
+        try requireNamespaces()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-netns-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let options = ["--steps", "4", "--layers", "1", "--dim", "32", "--heads", "2", "--context", "16", "--batch", "2",
+                       "--sampler", "sequential", "--log-every", "1", "--eval-every", "0",
+                       "--bucket-mb", "0.01", "--grad-compression", "bf16", "--debug"]
+        let result = try runScript(["--compare", "--work", work.path, "--"] + options, timeout: 240)
+        #expect(!result.timedOut)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("identical"), "\(result.stdout)")
+        #expect((vethBytes(of: result) ?? 0) > 0, "\(result.stderr)")
+        let config = try String(contentsOf: work.appendingPathComponent("two-hosts/config.json"), encoding: .utf8)
+        #expect(config.contains("\"grad_compression\" : \"bf16\""), "\(config)")
+    }
+
     /// |a − b| ≤ 1e-5 · max(|a|, |b|).
     func isClose(_ a: Double, _ b: Double) -> Bool {
         abs(a - b) <= 1e-5 * max(abs(a), abs(b))

@@ -7,6 +7,10 @@ import Testing
     static let checks = [
         "sum-float", "sum-double", "sum-int64", "max", "min", "broadcast", "broadcast-string",
         "allgather", "barrier", "iallreduce", "reduce-scatter", "allgather-in-place", "local", "mpi-error", "collectively",
+        // BucketedExchange: every element bit-equal to the ring's summation order written out in
+        // the probe (binary32 and bfloat16 rounded at every hop), in place and into ZeRO-1 shards.
+        "bucketed-f32", "bucketed-bf16", "bucketed-one-bucket", "bucketed-tiny-buckets",
+        "bucketed-shards-f32", "bucketed-shards-bf16", "bucketed-allgather", "bucketed-after-collectives",
     ]
 
     @Test(arguments: [2, 4])
@@ -30,6 +34,19 @@ import Testing
         #expect(!result.timedOut, "the other ranks were left waiting in the barrier")
         #expect(result.status != 0)
         #expect(result.stderr.contains("rank 1 aborts on purpose"))
+        #expect(!result.stdout.contains("survived"))
+        #expect(result.seconds < 20)
+    }
+
+    @Test(arguments: [2, 4])
+    func aFailureInTheMiddleOfABucketEndsEveryRank(ranks: Int) throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        // The highest rank's exchange thread throws between two hops of a bucket while the other
+        // ranks' threads wait for its next message; its main thread aborts the job.
+        let result = try Run.mpirun(ranks, Run.product("mpi-probe"), ["bucket-fault"], timeout: 30)
+        #expect(!result.timedOut, "the other ranks were left waiting in the ring")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("rank \(ranks - 1): probe failed: bucket 1 fails on purpose"), "\(result.stderr)")
         #expect(!result.stdout.contains("survived"))
         #expect(result.seconds < 20)
     }

@@ -17,6 +17,10 @@ import Darwin
 ///   weight, so that the replicas drift apart; the cross-rank weight check must catch it.
 /// - `DPTRAIN_FAULT=fail-checkpoint-write`: a checkpoint save fails with an I/O error before it
 ///   writes anything, as a full disk would; the run must stop with the previous checkpoint intact.
+/// - `DPTRAIN_FAULT=fail-in-bucket`: at step 3 the highest rank's gradient-exchange thread fails
+///   between the first and the second hop of bucket 0, while the other ranks wait in that hop
+///   for its message, as a broken link would; every rank must end (no hang). Needs buckets or
+///   compression (`--bucket-mb` > 0 or `--grad-compression bf16`) and 2 ranks or more.
 ///
 /// A fault is armed only when the variable equals its name exactly (`isArmed(in:)`); any other
 /// value, including case or whitespace variants, is ignored, so it cannot go off by accident.
@@ -24,6 +28,7 @@ public enum TestFault: String, CaseIterable, Sendable {
     case crashInCheckpoint = "crash-in-checkpoint"
     case perturbReplica = "perturb-replica"
     case failCheckpointWrite = "fail-checkpoint-write"
+    case failInBucket = "fail-in-bucket"
 
     /// The environment variable that arms a fault.
     public static let environmentVariable = "DPTRAIN_FAULT"

@@ -1,4 +1,5 @@
 import DPBase
+import DPComm
 import DPData
 import DPModel
 import Foundation
@@ -106,6 +107,8 @@ extension RunConfig {
         .optional("data.vocab_size", "--vocab-size", \.data.vocabSize),
         .value("parallel.zero", "--zero", \.parallel.zeroStage),
         .optional("parallel.threads", "--threads", \.parallel.threads),
+        .value("parallel.bucket_mb", "--bucket-mb", \.parallel.bucketMB),
+        .value("parallel.grad_compression", "--grad-compression", \.parallel.gradientCompression),
         .value("out", "--out", \.out),
     ]
 
@@ -281,3 +284,4 @@ extension OptimizerKind: ConfigEnum {}
 extension LearningRateSchedule.Kind: ConfigEnum {}
 extension SamplerKind: ConfigEnum {}
 extension TokenizerKind: ConfigEnum {}
+extension GradientCompression: ConfigEnum {}

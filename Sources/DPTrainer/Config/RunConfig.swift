@@ -1,3 +1,4 @@
+import DPComm
 import DPData
 import DPModel
 
@@ -40,11 +41,32 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
     /// BLAS threads per rank; nil: the host's cores divided by the ranks on that host. Not taken
     /// from a checkpoint: it belongs to the machine, not the run.
     public var threads: Int?
+    /// `--bucket-mb`: MiB of binary32 gradients (2^18 floats per MiB) per bucket of the all-reduce
+    /// that a communication thread runs while backward goes on; 0 = one all-reduce of every
+    /// gradient after backward, not overlapped. Only runs of several ranks communicate.
+    public var bucketMB: Double
+    /// `--grad-compression`: how gradients cross the network (see `GradientCompression`).
+    public var gradientCompression: GradientCompression
 
-    public init(zeroStage: Int = 0, threads: Int? = nil) {
+    public init(zeroStage: Int = 0, threads: Int? = nil, bucketMB: Double = 25, gradientCompression: GradientCompression = .none) {
         self.zeroStage = zeroStage
         self.threads = threads
+        self.bucketMB = bucketMB
+        self.gradientCompression = gradientCompression
     }
+
+    /// Checkpoints and config files written before the bucket settings existed lack them: the
+    /// defaults then.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        zeroStage = try c.decode(Int.self, forKey: .zeroStage)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        bucketMB = try c.decodeIfPresent(Double.self, forKey: .bucketMB) ?? 25
+        gradientCompression = try c.decodeIfPresent(GradientCompression.self, forKey: .gradientCompression) ?? .none
+    }
+
+    /// Floats per bucket (0: one bucket of everything).
+    public var bucketElements: Int { Int((bucketMB * 262_144).rounded()) }
 
     /// What a checkpoint records and a resumed run takes over: all but the threads.
     public var recorded: ParallelConfig {
@@ -56,6 +78,8 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case zeroStage = "zero"
         case threads
+        case bucketMB = "bucket_mb"
+        case gradientCompression = "grad_compression"
     }
 }
 
@@ -134,6 +158,9 @@ extension RunConfig {
         try training.validate()
         if parallel.zeroStage != 0 && parallel.zeroStage != 1 {
             throw ConfigError("--zero must be 0 or 1, not \(parallel.zeroStage).")
+        }
+        if !(parallel.bucketMB.isFinite && parallel.bucketMB >= 0 && parallel.bucketMB <= 2048) {
+            throw ConfigError("--bucket-mb must be between 0 and 2048 (MiB of gradients per bucket; 0 = one all-reduce after backward), not \(parallel.bucketMB).")
         }
         if let threads = parallel.threads, threads < 1 || threads > 1024 {
             throw ConfigError("--threads must be between 1 and 1024, not \(threads).")

@@ -25,12 +25,17 @@ public struct BenchmarkResult: Sendable, Encodable {
     /// The job's sgemm roof: every rank's measured rate (the best of start-up and three after the
     /// timed steps), summed.
     public var peakGFLOPS: Double
-    /// Median milliseconds per step of forward, backward, all-reduce (with the loss sum) and
-    /// update (scale, norm, clip, optimizer).
+    /// --bucket-mb and --grad-compression of the step.
+    public var communication: ParallelConfig
+    /// Median milliseconds per step of forward, backward, exposed communication (the time the
+    /// step waited for the network after backward: the whole all-reduce with --bucket-mb 0, with
+    /// the loss sum and ZeRO-1's weight all-gather) and update (scale, norm, clip, optimizer).
     public var forwardMilliseconds: Double
     public var backwardMilliseconds: Double
     public var allReduceMilliseconds: Double
     public var updateMilliseconds: Double
+    /// Median milliseconds the exchange thread spent on a step's buckets, hidden or not.
+    public var exchangeBusyMilliseconds: Double
     /// Peak resident memory of each rank in MB (getrusage's ru_maxrss), by rank.
     public var peakRSSMB: [Double]
     /// The mean loss of the last timed step (a sanity check: synthetic tokens give ≈ ln(vocab)).
@@ -43,6 +48,8 @@ public struct BenchmarkResult: Sendable, Encodable {
         case tokensPerSecond = "tokens_per_s", flopsPerToken = "flops_per_token", mfu, peakGFLOPS = "peak_gflops"
         case forwardMilliseconds = "forward_ms", backwardMilliseconds = "backward_ms"
         case allReduceMilliseconds = "allreduce_ms", updateMilliseconds = "update_ms"
+        case exposedMilliseconds = "exposed_comm_ms", exchangeBusyMilliseconds = "comm_busy_ms"
+        case bucketMB = "bucket_mb", compression = "grad_compression"
         case peakRSSMB = "peak_rss_mb", lastLoss = "loss"
     }
 
@@ -67,6 +74,10 @@ public struct BenchmarkResult: Sendable, Encodable {
         try c.encode(backwardMilliseconds, forKey: .backwardMilliseconds)
         try c.encode(allReduceMilliseconds, forKey: .allReduceMilliseconds)
         try c.encode(updateMilliseconds, forKey: .updateMilliseconds)
+        try c.encode(allReduceMilliseconds, forKey: .exposedMilliseconds)
+        try c.encode(exchangeBusyMilliseconds, forKey: .exchangeBusyMilliseconds)
+        try c.encode(communication.bucketMB, forKey: .bucketMB)
+        try c.encode(communication.gradientCompression.rawValue, forKey: .compression)
         try c.encode(peakRSSMB, forKey: .peakRSSMB)
         try c.encode(lastLoss, forKey: .lastLoss)
     }
@@ -94,7 +105,7 @@ extension Trainer {
         for _ in 0..<warmup { _ = try trainStep() }
         try comm.barrier()
         var milliseconds: [Double] = [], forward: [Double] = [], backward: [Double] = []
-        var allReduce: [Double] = [], update: [Double] = []
+        var allReduce: [Double] = [], update: [Double] = [], busy: [Double] = []
         var loss = 0.0
         for _ in 0..<steps {
             let start = now()
@@ -104,6 +115,7 @@ extension Trainer {
             backward.append(result.phases.backward * 1000)
             allReduce.append(result.phases.allReduce * 1000)
             update.append(result.phases.update * 1000)
+            busy.append(result.phases.exchangeBusy * 1000)
             loss = result.loss
         }
         let rss = try comm.allGather(string: String(peakResidentMB())).map { Double($0) ?? 0 }
@@ -116,8 +128,10 @@ extension Trainer {
             worldSize: comm.size, threadsPerRank: BLAS.threads, zeroStage: zeroStage, parameters: model.layout.count,
             tokensPerStep: tokensPerStep, warmupSteps: warmup, steps: steps, stepMilliseconds: milliseconds,
             flopsPerToken: model.config.flopsPerToken, peakGFLOPS: Swift.max(roof, peakFLOPS / 1e9),
+            communication: runConfig.parallel,
             forwardMilliseconds: median(forward), backwardMilliseconds: median(backward),
             allReduceMilliseconds: median(allReduce), updateMilliseconds: median(update),
+            exchangeBusyMilliseconds: median(busy),
             peakRSSMB: rss, lastLoss: loss)
     }
 }

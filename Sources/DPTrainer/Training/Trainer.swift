@@ -43,6 +43,9 @@ public final class Trainer {
     public var zeroStage: Int { runConfig.parallel.zeroStage }
     /// ZeRO-1: this rank's part of the reduced gradients (empty otherwise).
     let gradientShard: UnsafeMutableBufferPointer<Float>
+    /// The bucketed all-reduce overlapped with backward (--bucket-mb, --grad-compression); nil:
+    /// one all-reduce after backward.
+    let exchange: BucketedExchange?
 
     /// W·B·A·T: tokens that one optimizer step trains on.
     public var tokensPerStep: Int { comm.size * config.batch * config.gradAccum * model.config.context }
@@ -83,6 +86,9 @@ public final class Trainer {
         optimizer = OptimizerState(
             config: training, count: model.layout.count, shardOf: config.parallel.zeroStage == 1 ? (rank, W) : nil)
         gradientShard = .allocate(capacity: config.parallel.zeroStage == 1 ? optimizer.shard.count : 0)
+        exchange = try Self.makeExchange(
+            comm: comm, parallel: config.parallel, gradients: model.gradients,
+            shardCounts: config.parallel.zeroStage == 1 ? optimizer.counts : nil, shard: gradientShard)
         tokens = .allocate(capacity: training.batch * config.model.context)
         targets = .allocate(capacity: training.batch * config.model.context)
 
@@ -161,28 +167,37 @@ public final class Trainer {
     }
 
     /// One optimizer step: A micro-steps of forward and backward, the gradient all-reduce, the
-    /// global-norm clip and the update; identical on every rank from the all-reduce on.
+    /// global-norm clip and the update; identical on every rank from the all-reduce on. With an
+    /// `exchange`, the last micro-step's backward hands each bucket to the exchange thread as it
+    /// becomes final, and the step then waits for the rest.
     func trainStep() throws -> (loss: Double, lr: Float, gradNorm: Float, phases: PhaseTimes) {
         let (W, A, B, T) = (comm.size, config.gradAccum, config.batch, model.config.context)
         var phases = PhaseTimes()
         model.zeroGradients()
         var localLoss = 0.0
-        for _ in 0..<A {
+        for micro in 0..<A {
             sampler.next(tokens: tokens.baseAddress!, targets: targets.baseAddress!)
             var mark = now()
             localLoss += Double(model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: B, time: T))
             phases.forward += now() - mark
             mark = now()
-            model.backward()
+            if let exchange, micro == A - 1 { backwardStartingExchange(exchange) } else { model.backward() }
             phases.backward += now() - mark
         }
-        if config.debug { try checkLocalFinite(loss: localLoss) }
+        // The exchange thread's MPI calls end before the main thread's next one (SERIALIZED);
+        // with it, --debug does not look for a non-finite gradient before the reduction: the check
+        // of the reduced loss and norm below names the first non-finite tensor on every rank.
+        if let exchange {
+            let times = try exchange.finish()
+            phases.allReduce = times.exposed
+            phases.exchangeBusy = times.busy
+        } else if config.debug { try checkLocalFinite(loss: localLoss) }
 
         if zeroStage == 1 { return try finishShardedStep(localLoss: localLoss, phases: phases) }
         var mark = now()
-        try comm.allReduceSum(model.gradients)
+        if exchange == nil { try comm.allReduceSum(model.gradients) }
         let loss = try comm.sum(localLoss) / Double(W * A)
-        phases.allReduce = now() - mark
+        phases.allReduce += now() - mark
 
         mark = now()
         // The mean gradient is sum/(W·A); the scale and the clip are folded into the update.
@@ -213,9 +228,11 @@ public final class Trainer {
         let shard = optimizer.shard
         var phases = phases
         var mark = now()
-        try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
+        if exchange == nil {
+            try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
+        }
         let loss = try comm.sum(localLoss) / Double(W * A)
-        phases.allReduce = now() - mark
+        phases.allReduce += now() - mark
 
         mark = now()
         let mean = 1 / Float(W * A)
@@ -235,7 +252,9 @@ public final class Trainer {
         phases.update = now() - mark
 
         mark = now()
-        try comm.allGather(inPlace: model.parameters, counts: optimizer.counts)
+        if let exchange { try exchange.allGather(model.parameters) } else {
+            try comm.allGather(inPlace: model.parameters, counts: optimizer.counts)
+        }
         phases.allReduce += now() - mark
 
         step += 1

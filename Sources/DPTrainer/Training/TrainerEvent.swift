@@ -91,7 +91,12 @@ public struct StepMetrics: Sendable, Codable {
 public struct PhaseTimes: Sendable {
     public var forward = 0.0
     public var backward = 0.0
+    /// Exposed communication: the time the step waited for the network after backward ended
+    /// (the whole all-reduce with --bucket-mb 0; what backward did not hide with buckets), with
+    /// the loss sum and, for ZeRO-1, the weight all-gather.
     public var allReduce = 0.0
     public var update = 0.0
+    /// Time the exchange thread spent on the step's buckets, hidden or not (0 without buckets).
+    public var exchangeBusy = 0.0
     public init() {}
 }
