@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries: OpenMPI's C API and OpenBLAS's cblas (apt: libopenmpi-dev, libopenblas-dev).
@@ -29,22 +30,26 @@ let package = Package(
 
         // The Swift MPI wrapper: Communicator, MPICommunicator, SoloCommunicator.
         .target(name: "DPComm", dependencies: ["CMPI"]),
+        // The few helpers every layer shares: the random generator, the exact elementary functions,
+        // the one way to quote a user's text in a message.
+        .target(name: "DPBase", swiftSettings: kernelSettings),
         // Kernels, parameter layout, the model, optimizers. Knows nothing of MPI or files.
-        .target(name: "DPModel", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+        .target(name: "DPModel", dependencies: ["DPBase", "COpenBLAS"], swiftSettings: kernelSettings),
         // Tokenizers, token files, samplers, the built-in corpus.
-        .target(name: "DPData", swiftSettings: kernelSettings),
+        .target(name: "DPData", dependencies: ["DPBase"], swiftSettings: kernelSettings),
         // The training loop, checkpoints, metrics.
         .target(
             name: "DPTrainer",
             dependencies: [
-                "DPComm", "DPModel", "DPData", "COpenBLAS",
+                "DPBase", "DPComm", "DPModel", "DPData", "COpenBLAS",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         // The command-line tool.
         .executableTarget(
             name: "dptrain",
             dependencies: [
-                "DPComm", "DPModel", "DPData", "DPTrainer", "COpenBLAS",
+                "DPBase", "DPComm", "DPModel", "DPData", "DPTrainer", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A small MPI program that the MPI tests launch under mpirun; it prints one result line per check.
@@ -53,10 +58,11 @@ let package = Package(
         // Launching built products (alone or under mpirun) from the tests.
         .target(name: "DPTestSupport", path: "Tests/DPTestSupport"),
         .testTarget(name: "DPCommTests", dependencies: ["DPComm", "DPTestSupport"]),
-        .testTarget(name: "DPModelTests", dependencies: ["DPModel"]),
+        .testTarget(name: "DPBaseTests", dependencies: ["DPBase"]),
+        .testTarget(name: "DPModelTests", dependencies: ["DPBase", "DPModel"]),
         .testTarget(name: "DPDataTests", dependencies: ["DPData"]),
         // End to end: the dptrain executable alone and under mpirun.
-        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer"]),
+        .testTarget(name: "CLITests", dependencies: ["DPTestSupport", "DPTrainer", "DPData", "dptrain"]),
         .testTarget(name: "DPTrainerTests", dependencies: ["DPTrainer", "DPModel", "DPData", "DPComm", "DPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// Everything that can go wrong in DPData, each with one sentence a user can act on.
@@ -26,9 +27,9 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, Loca
     public var description: String {
         switch self {
         case .unknownCharacter(let c, let offset):
-            return "The character \(Self.quoted(c)) at offset \(offset) is not in the char tokenizer's vocabulary; tokenize this text with a tokenizer trained on it, or use the byte or bpe tokenizer."
+            return "The character \(quoted(c)) at offset \(offset) is not in the char tokenizer's vocabulary; tokenize this text with a tokenizer trained on it, or use the byte or bpe tokenizer."
         case .unknownWord(let w):
-            return "The word \(Self.quoted(w)) is not in the word tokenizer's vocabulary, which has no <unk> token."
+            return "The word \(quoted(w)) is not in the word tokenizer's vocabulary, which has no <unk> token."
         case .invalidVocabularySize(let kind, let n, let reason):
             return "A vocabulary size of \(n) is not possible for the \(kind.rawValue) tokenizer: \(reason)."
         case .invalidTokenizerJSON(let reason):
@@ -47,27 +48,6 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, Loca
     }
 
     public var errorDescription: String? { description }
-
-    /// A character shown so that invisible ones stay visible: "a", "\n", U+00A0.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\"": out += "\\\""
-            default:
-                if scalar.value < 0x20 || scalar.properties.generalCategory == .control
-                    || (scalar.properties.isWhitespace && scalar != " ") {
-                    out += String(format: "\\u{%04X}", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// What is wrong with a token file; `DataError.tokenFile` pairs it with the file's path.

@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// The time one training step took: wall clock, and CPU time of the calling thread (which is all
@@ -21,7 +22,7 @@ extension Model {
         var rng = SplitMix64(seed: seed &+ 1)
         let tokens = (0..<B * T).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
         let targets = (0..<B * T).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
-        let adam = AdamW(beta1: 0.9, beta2: 0.99, weightDecay: 0.1)
+        let adam = AdamW.defaults
         let n = model.layout.count
         let m = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
         let v = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)

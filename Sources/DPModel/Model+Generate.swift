@@ -11,7 +11,7 @@ extension Model {
     /// and attention over the positions so far. The returned buffer is the cache's own and is
     /// valid until its next forward. Allocates nothing.
     public func forwardCached(tokens: UnsafeBufferPointer<Int32>, cache: KVCache) -> UnsafeBufferPointer<Float> {
-        let (C, NH, F, V) = (config.dim, config.heads, config.ffnDim, config.vocabSize)
+        let (C, V) = (config.dim, config.vocabSize)
         let n = tokens.count
         let start = cache.count
         // fatalError rather than precondition: these guard memory safety and must survive -Ounchecked.
@@ -22,41 +22,25 @@ extension Model {
         for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= V {
             fatalError("Model.forwardCached: token \(t) at index \(i) is outside the vocabulary 0..<\(V)")
         }
-        let w = weights
-        let x = cache.stream
         // x (n,C) = tok_embedding[tokens] + pos_embedding[start..<start+n]
-        embeddingForward(x, tokens: tokens.baseAddress!, tokEmbedding: w.tokEmbedding,
-                         posEmbedding: w.posEmbedding.map { $0 + start * C }, B: 1, T: n, C: C)
+        embeddingForward(cache.stream, tokens: tokens.baseAddress!, tokEmbedding: weights.tokEmbedding,
+                         posEmbedding: weights.posEmbedding.map { $0 + start * C }, B: 1, T: n, C: C)
+        // The blocks write into the cache's scratch and update the stream in place; attention
+        // appends the new rows' k and v to the cache.
+        let scratch = BlockBuffers(
+            ln1: cache.normed, ln1Mean: cache.mean, ln1Rstd: cache.rstd, attOut: cache.attOut, attProj: cache.proj,
+            res2: cache.stream, ln2: cache.normed, ln2Mean: cache.mean, ln2Rstd: cache.rstd,
+            fc: cache.fc, fcAct: cache.fcAct, fcSlope: nil, fcProj: cache.proj, res3: cache.stream)
+        var x = cache.stream
         for l in 0..<config.layers {
-            let p = w.blocks[l]
-            let keys = cache.keys(layer: l), values = cache.values(layer: l)
-            // Attention: the new rows' k and v go straight into the cache.
-            let h1 = cachedLayerNorm(cache, x, p.ln1Weight, p.ln1Bias, n: n)
-            matmul(cache.query, ldOut: C, h1, lda: C, p.wq, ldb: C, m: n, n: C, k: C)
-            matmul(keys + start * C, ldOut: C, h1, lda: C, p.wk, ldb: C, m: n, n: C, k: C)
-            matmul(values + start * C, ldOut: C, h1, lda: C, p.wv, ldb: C, m: n, n: C, k: C)
-            cachedAttentionForward(cache.attOut, scores: cache.scores, q: cache.query, keys: keys, values: values,
-                                   start: start, n: n, C: C, NH: NH)
-            matmul(cache.proj, ldOut: C, cache.attOut, lda: C, p.wo, ldb: C, m: n, n: C, k: C)
-            cachedResidual(x, cache.proj, count: n * C)
-            // FFN
-            let h2 = cachedLayerNorm(cache, x, p.ln2Weight, p.ln2Bias, n: n)
-            matmul(cache.fc, ldOut: F, h2, lda: C, p.w1, ldb: F, bias: p.b1, m: n, n: F, k: C)
-            switch config.activation {
-            case .gelu: geluForward(cache.fcAct, slope: nil, cache.fc, N: n * F)
-            case .relu: reluForward(cache.fcAct, cache.fc, N: n * F)
-            }
-            matmul(cache.proj, ldOut: C, cache.fcAct, lda: F, p.w2, ldb: C, bias: p.b2, m: n, n: C, k: F)
-            cachedResidual(x, cache.proj, count: n * C)
+            let attention = BlockAttention.cached(
+                query: cache.query, keys: cache.keys(layer: l), values: cache.values(layer: l), scores: cache.scores, start: start)
+            x = blockForward(l, x, rows: n, into: scratch, attention: attention)
         }
         cache.count = start + n
         // Only the last row needs the final LayerNorm and the output projection.
-        let last = cachedLayerNorm(cache, x + (n - 1) * C, w.lnfWeight, w.lnfBias, n: 1)
-        if let lmHead = w.lmHead {
-            matmul(cache.logits, ldOut: V, last, lda: C, lmHead, ldb: V, m: 1, n: V, k: C)
-        } else {
-            matmul(cache.logits, ldOut: V, last, lda: C, w.tokEmbedding, ldb: C, transposeB: true, m: 1, n: V, k: C)
-        }
+        let last = layerNorm(cache.normed, cache.mean, cache.rstd, x + (n - 1) * C, weights.lnfWeight, weights.lnfBias, N: 1)
+        outputProjection(cache.logits, hidden: last, ldHidden: C, rows: 1)
         return UnsafeBufferPointer(start: cache.logits, count: V)
     }
 
@@ -64,8 +48,8 @@ extension Model {
     ///
     /// The model sees at most `context` tokens: the last `context` of the prompt, then a window
     /// that slides by one token per step. With a `cache`, every token within the context costs one
-    /// position's work; once the cache is full, each step resets it and re-encodes the last
-    /// context − 1 tokens (one batched pass) before the new one, because learned position
+    /// position's work; once the cache is full, each step resets it and re-encodes the window,
+    /// the kept context − 1 tokens and the new one (one batched pass), because learned position
     /// embeddings make a rolling cache invalid: every kept token moves to a new position. Without
     /// a cache every step re-runs `forwardLogits` over the whole window (the slow reference).
     /// Both give the logits of `forwardLogits` on the window, so the same tokens up to float
@@ -102,33 +86,16 @@ extension Model {
             window.append(next)
             if let cache {
                 if cache.count == T {
-                    // Slide: the kept tokens move one position down, so their keys change.
+                    // Slide: the kept tokens move one position down, so their keys change; the
+                    // window is re-encoded in one pass with the new token.
                     cache.reset()
-                    _ = run(window.dropLast())
+                    logits = run(window[...])
+                } else {
+                    logits = run(window.suffix(1))
                 }
-                logits = run(window.suffix(1))
             } else {
                 logits = rerun()
             }
-        }
-    }
-
-    /// LN(x) of n rows into the cache's scratch when the config has LayerNorm, else x itself.
-    private func cachedLayerNorm(
-        _ cache: KVCache, _ x: UnsafeMutablePointer<Float>,
-        _ weight: UnsafeMutablePointer<Float>?, _ bias: UnsafeMutablePointer<Float>?, n: Int
-    ) -> UnsafeMutablePointer<Float> {
-        guard let weight, let bias else { return x }
-        layerNormForward(cache.normed, mean: cache.mean, rstd: cache.rstd, x, weight: weight, bias: bias, N: n, C: config.dim)
-        return cache.normed
-    }
-
-    /// x += fx with residuals, else x = fx (in place: the cache keeps one residual stream).
-    private func cachedResidual(_ x: UnsafeMutablePointer<Float>, _ fx: UnsafePointer<Float>, count: Int) {
-        if config.residual {
-            residualForward(x, x, fx, N: count)
-        } else {
-            x.update(from: fx, count: count)
         }
     }
 }

@@ -1,3 +1,5 @@
+import DPBase
+
 /// The transformer of DESIGN.md §2, with its parameters, gradients and activations.
 ///
 /// Letters: B batch rows, T positions (≤ context), N = B·T, C dim, NH heads, HS = C/NH,
@@ -24,6 +26,9 @@ public final class Model {
     let weights: ModelTensors
     let grads: ModelTensors
     let acts: ActivationBuffers
+    /// The offsets `backward(gradientsReady:)` reports: where each block's tensors start, and where
+    /// the tensors after the last block (ln_f, lm_head) start.
+    let backwardFrontiers: (blocks: [Int], head: Int)
     /// (B, T) of the last forward, 0 when there is none to backpropagate.
     private var lastBatch = 0
     private var lastTime = 0
@@ -52,6 +57,17 @@ public final class Model {
         weights = ModelTensors(layout: layout, layers: config.layers, base: parameters.baseAddress!)
         grads = ModelTensors(layout: layout, layers: config.layers, base: gradients.baseAddress!)
         acts = ActivationBuffers(config: config, maxBatch: maxBatch)
+        backwardFrontiers = Self.frontiers(layout, layers: config.layers)
+    }
+
+    /// Block l's tensors are the contiguous range from blocks[l] to blocks[l+1] (or head), in the
+    /// layout order tok_embedding, pos_embedding, blocks 0..<L, ln_f, lm_head.
+    private static func frontiers(_ layout: ParameterLayout, layers: Int) -> (blocks: [Int], head: Int) {
+        let blocks = (0..<layers).map { l in
+            layout.tensors.filter { $0.name.hasPrefix("blocks.\(l).") }.map(\.offset).min()!
+        }
+        let head = layout.tensors.filter { $0.name.hasPrefix("blocks.") }.map(\.range.upperBound).max()!
+        return (blocks, head)
     }
 
     deinit {
@@ -133,56 +149,18 @@ public final class Model {
     /// Embedding, the blocks and the final LayerNorm; returns the final hidden states (N,C).
     /// `training` also saves what only the backward pass needs (GELU's slope).
     private func forwardToFinalHidden(B: Int, T: Int, training: Bool) -> UnsafeMutablePointer<Float> {
-        let (C, NH, F) = (config.dim, config.heads, config.ffnDim)
-        let N = B * T
         let w = weights
-        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: w.posEmbedding, B: B, T: T, C: C)
+        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: w.posEmbedding,
+                         B: B, T: T, C: config.dim)
         var x = acts.encoded
-        for l in 0..<config.layers {
-            let a = acts.blocks[l]
-            let p = w.blocks[l]
-            // Attention: x2 = x + attn(LN1(x))
-            let h1 = layerNorm(a.ln1, a.ln1Mean, a.ln1Rstd, x, p.ln1Weight, p.ln1Bias, N: N)
-            matmul(a.qkv, ldOut: 3 * C, h1, lda: C, p.wq, ldb: C, m: N, n: C, k: C)
-            matmul(a.qkv + C, ldOut: 3 * C, h1, lda: C, p.wk, ldb: C, m: N, n: C, k: C)
-            matmul(a.qkv + 2 * C, ldOut: 3 * C, h1, lda: C, p.wv, ldb: C, m: N, n: C, k: C)
-            attentionForward(a.attOut, att: a.att, qkv: a.qkv, B: B, T: T, C: C, NH: NH)
-            matmul(a.attProj, ldOut: C, a.attOut, lda: C, p.wo, ldb: C, m: N, n: C, k: C)
-            let x2 = residual(a.res2, x, a.attProj, count: N * C)
-            // FFN: x3 = x2 + w2·act(w1·LN2(x2) + b1) + b2
-            let h2 = layerNorm(a.ln2, a.ln2Mean, a.ln2Rstd, x2, p.ln2Weight, p.ln2Bias, N: N)
-            matmul(a.fc, ldOut: F, h2, lda: C, p.w1, ldb: F, bias: p.b1, m: N, n: F, k: C)
-            switch config.activation {
-            case .gelu: geluForward(a.fcAct, slope: training ? a.fcSlope : nil, a.fc, N: N * F)
-            case .relu: reluForward(a.fcAct, a.fc, N: N * F)
-            }
-            matmul(a.fcProj, ldOut: C, a.fcAct, lda: F, p.w2, ldb: C, bias: p.b2, m: N, n: C, k: F)
-            x = residual(a.res3, x2, a.fcProj, count: N * C)
+        for (l, a) in acts.blocks.enumerated() {
+            x = blockForward(l, x, rows: B * T, into: a.buffers(training: training), attention: .full(qkv: a.qkv, att: a.att, B: B, T: T))
         }
-        return layerNorm(acts.lnf, acts.lnfMean, acts.lnfRstd, x, w.lnfWeight, w.lnfBias, N: N)
-    }
-
-    /// LN(x) into out when the config has LayerNorm (weight and bias present), else x itself.
-    private func layerNorm(
-        _ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
-        _ x: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>?, _ bias: UnsafeMutablePointer<Float>?, N: Int
-    ) -> UnsafeMutablePointer<Float> {
-        guard let weight, let bias else { return x }
-        layerNormForward(out, mean: mean, rstd: rstd, x, weight: weight, bias: bias, N: N, C: config.dim)
-        return out
-    }
-
-    /// x + f(x) into out with residuals, else f(x) itself.
-    private func residual(
-        _ out: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ fx: UnsafeMutablePointer<Float>, count: Int
-    ) -> UnsafeMutablePointer<Float> {
-        guard config.residual else { return fx }
-        residualForward(out, x, fx, N: count)
-        return out
+        return layerNorm(acts.lnf, acts.lnfMean, acts.lnfRstd, x, w.lnfWeight, w.lnfBias, N: B * T)
     }
 
     /// logits (rows,V) = hidden (rows,C; row stride ldHidden) · lm_head (C,V), or · tok_embeddingᵀ when tied.
-    private func outputProjection(_ logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, ldHidden: Int, rows: Int) {
+    func outputProjection(_ logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, ldHidden: Int, rows: Int) {
         let (C, V) = (config.dim, config.vocabSize)
         if let lmHead = weights.lmHead {
             matmul(logits, ldOut: V, hidden, lda: ldHidden, lmHead, ldb: V, m: rows, n: V, k: C)

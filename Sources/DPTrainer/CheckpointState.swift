@@ -21,6 +21,12 @@ public struct CheckpointState: Codable, Sendable {
     /// alone finds the same data; absolute in the file (resolved against the directory the run
     /// started in).
     public var dataPath: String?
+    /// The run's data settings (`--data`, `--tokenizer`, `--vocab-size`); nil in checkpoints
+    /// written before they were recorded.
+    public var dataConfig: DataConfig?
+    /// The run's ZeRO stage (threads are not recorded: they belong to the machine); nil in
+    /// checkpoints written before it was recorded.
+    public var parallel: ParallelConfig?
     /// Wall-clock seconds of training before this checkpoint (for `elapsed_s`).
     public var elapsedSeconds: Double
 
@@ -32,6 +38,8 @@ public struct CheckpointState: Codable, Sendable {
         case step, sampler, rng, model, training, data
         case tokensSeen = "tokens_seen"
         case dataPath = "data_path"
+        case dataConfig = "data_config"
+        case parallel
         case worldSize = "world_size"
         case elapsedSeconds = "elapsed_s"
     }

@@ -13,13 +13,14 @@ extension Dataset {
     /// or a checkpoint of the seed model) takes `Dataset.seedExample()` and reads nothing.
     ///
     /// - Parameters:
-    ///   - path: `--data` (nil: the checkpoint's data path, else the built-in corpus).
-    ///   - tokenizer, vocabSize: `--tokenizer`, `--vocab-size` (nil: the checkpoint's, else the defaults).
+    ///   - data: the run's data settings: `--data` (nil: the checkpoint's data path, else the
+    ///     built-in corpus), `--tokenizer`, `--vocab-size` (nil: the checkpoint's, else the defaults).
     ///   - cacheDirectory: where a text file's tokens are cached (OUT/cache).
     public static func load(
-        comm: any Communicator, path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
+        comm: any Communicator, data: DataConfig, valFraction: Double,
         cacheDirectory: URL, restore: Restore?, seedExample: Bool
     ) throws -> Dataset {
+        let (path, tokenizer, vocabSize) = (data.path, data.tokenizer, data.vocabSize)
         if seedExample || (restore != nil && restore?.state.model == ModelConfig.seed) {
             return Dataset.seedExample()
         }

@@ -30,20 +30,20 @@ extension Trainer {
         }
         emit(.resumed(directory: restore.directory, step: step, skipped: restore.skipped))
         let directory = URL(fileURLWithPath: restore.directory)
-        if !restore.newer.isEmpty, directory.deletingLastPathComponent().standardizedFileURL == store.directory.standardizedFileURL {
+        if !restore.newer.isEmpty, let store = self.directory?.store,
+           directory.deletingLastPathComponent().standardizedFileURL == store.directory.standardizedFileURL {
             emit(.warning("\(store.directory.path) holds checkpoints newer than \(directory.lastPathComponent) (\(restore.newer.joined(separator: ", "))); this run's first checkpoint deletes them, as they lie after the step it resumes from. Copy them elsewhere first to keep them."))
         }
     }
 
-    /// Rank 0 writes a checkpoint of the current step; collective, so that a failed write stops
-    /// every rank with rank 0's message and the previous checkpoint stays LATEST.
+    /// Rank 0 writes a checkpoint of the current step into OUT; collective, so that a failed write
+    /// stops every rank with rank 0's message and the previous checkpoint stays LATEST.
     func saveCheckpoint(elapsed: Double) throws {
-        guard out != nil else { return }
         // With ZeRO-1 every rank holds a shard of the optimizer state: gather it whole first.
         let optimizerBuffers = try optimizer.full(comm: comm)
         defer { for buffer in optimizerBuffers { buffer.deallocate() } }
         try comm.collectively {
-            guard comm.rank == 0 else { return }
+            guard comm.rank == 0, let store = directory?.store else { return }
             if let bad = firstNonFinite(in: model.parameters) {
                 throw NonFiniteError(step: step, loss: .nan, tensor: "the weights (\(bad))")
             }
@@ -52,8 +52,8 @@ extension Trainer {
             }
             let state = CheckpointState(
                 step: step, tokensSeen: tokensSeen, sampler: sampler.state, rng: .init(seed: config.seed),
-                model: model.config, training: config, worldSize: comm.size, data: dataset.summary, dataPath: dataPath,
-                elapsedSeconds: elapsed)
+                model: model.config, training: config, worldSize: comm.size, data: dataset.summary, dataPath: runConfig.data.path,
+                dataConfig: runConfig.data, parallel: runConfig.parallel.recorded, elapsedSeconds: elapsed)
             let files = [
                 Restore.modelFile: encodeModel(),
                 Restore.optimizerFile: encodeOptimizer(optimizerBuffers),

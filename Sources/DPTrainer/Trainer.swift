@@ -11,21 +11,19 @@ import Foundation
 public final class Trainer {
     public let comm: any Communicator
     public let model: Model
-    public let config: TrainingConfig
+    /// The run's settings, resolved and validated by the caller (`RunConfig.resolve`).
+    public let runConfig: RunConfig
+    /// The training settings: batch, optimizer, schedule, cadence.
+    public var config: TrainingConfig { runConfig.training }
     let dataset: Dataset
-    /// `--data` as given (nil: built-in data), recorded in checkpoints for `--resume`.
-    let dataPath: String?
-    /// Where metrics and checkpoints go; nil (benchmarks) writes no files at all.
-    let out: URL?
+    /// OUT on rank 0; nil on the other ranks and for benchmarks, which write no files at all.
+    let directory: RunDirectory?
     let emit: (TrainerEvent) -> Void
 
     var sampler: BatchSampler
     let evalReader: EvalReader
     let optimizer: OptimizerState
     let schedule: LearningRateSchedule
-    let store: CheckpointStore
-    let metrics: MetricsLog?
-    let tensorBoard: TensorBoardWriter?
 
     /// Optimizer updates done so far ("step N" = after N updates).
     public internal(set) var step = 0
@@ -42,76 +40,51 @@ public final class Trainer {
     /// ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1
     /// reduce-scatters them, each rank updates its shard of the weights and optimizer state, and an
     /// all-gather brings the weights back together.
-    public let zeroStage: Int
+    public var zeroStage: Int { runConfig.parallel.zeroStage }
     /// ZeRO-1: this rank's part of the reduced gradients (empty otherwise).
     let gradientShard: UnsafeMutableBufferPointer<Float>
 
     /// W·B·A·T: tokens that one optimizer step trains on.
     public var tokensPerStep: Int { comm.size * config.batch * config.gradAccum * model.config.context }
 
-    /// Builds the replica on this rank. Collective: every rank calls it; a failure on any rank is
-    /// thrown on every rank as a `RankFailure`.
+    /// Builds the replica on this rank: measures the roof, builds the model, the samplers and the
+    /// optimizer, then takes the checkpoint's state or a fresh initialization, and makes every
+    /// replica rank 0's. Collective: every rank calls it; a failure on any rank is thrown on every
+    /// rank as a `RankFailure`.
     ///
     /// - Parameters:
-    ///   - out: the run's directory, or nil to write nothing (`dptrain bench`; `run` then must not
-    ///     reach a checkpoint, so only `benchmark` is meaningful).
-    ///   - restore: a checkpoint to continue from (from `Checkpoint.restore`), or nil for a new run.
-    ///   - zeroStage: 0 or 1 (see `zeroStage`); checkpoints hold the whole optimizer state either way.
+    ///   - config: the run, resolved and validated (`RunConfig.resolve`, `adoptVocabulary`).
+    ///   - directory: OUT on rank 0 with its logs open (`RunDirectory.prepare`, `openLogs`); nil on
+    ///     the other ranks, and everywhere for a benchmark (then only `benchmark` is meaningful).
+    ///   - restore: a checkpoint to continue from, or nil for a new run.
     public init(
-        comm: any Communicator, model modelConfig: ModelConfig, training: TrainingConfig, dataset: Dataset,
-        out: URL?, restore: Restore?, dataPath: String?, zeroStage: Int = 0,
+        comm: any Communicator, config: RunConfig, dataset: Dataset, directory: RunDirectory?, restore: Restore?,
         emit: @escaping (TrainerEvent) -> Void
     ) throws {
-        guard zeroStage == 0 || zeroStage == 1 else { throw ConfigError("--zero must be 0 or 1, not \(zeroStage).") }
-        self.zeroStage = zeroStage
         self.comm = comm
-        self.dataPath = dataPath
-        self.config = training
+        self.runConfig = config
         self.dataset = dataset
-        self.out = out
+        self.directory = directory
         self.emit = emit
-        let store = CheckpointStore(directory: (out ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("checkpoints"))
-        self.store = store
+        let training = config.training
         schedule = training.learningRateSchedule
-
-        // MFU's roof: every rank runs a short sgemm at once; their rates add up to the job's.
-        // Before the model exists, so that its 5 MB of matrices do not add to the peak memory.
-        try comm.barrier()
-        peakFLOPS = try comm.sum(BLAS.measurePeakGFLOPS()) * 1e9
+        peakFLOPS = try Self.measureRoof(comm: comm)
 
         let rank = comm.rank, W = comm.size
         (model, sampler, evalReader) = try comm.collectively {
-            try training.validate()
-            let model = try Model(config: modelConfig, maxBatch: training.batch)
+            let model = try Model(config: config.model, maxBatch: training.batch)
             let sampler = try BatchSampler(
                 kind: training.sampler, tokens: dataset.train, batch: training.batch,
-                context: modelConfig.context, rank: rank, worldSize: W, seed: training.seed)
+                context: config.model.context, rank: rank, worldSize: W, seed: training.seed)
             let evalReader = EvalReader(
-                tokens: dataset.val, batch: training.batch, context: modelConfig.context, rank: rank, worldSize: W)
+                tokens: dataset.val, batch: training.batch, context: config.model.context, rank: rank, worldSize: W)
             return (model, sampler, evalReader)
         }
         optimizer = OptimizerState(
-            config: training, count: model.layout.count, shardOf: zeroStage == 1 ? (rank, W) : nil)
-        gradientShard = .allocate(capacity: zeroStage == 1 ? optimizer.shard.count : 0)
-        let rowTokens = training.batch * modelConfig.context
-        tokens = .allocate(capacity: rowTokens)
-        targets = .allocate(capacity: rowTokens)
-
-        // Rank 0 prepares OUT; a fresh run refuses to overwrite an earlier run's checkpoints.
-        let hostname = comm.hostname
-        (metrics, tensorBoard) = try comm.collectively { () throws -> (MetricsLog?, TensorBoardWriter?) in
-            guard rank == 0, let out else { return (nil, nil) }
-            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-            guard FileManager.default.isWritableFile(atPath: out.path) else {
-                throw ConfigError("--out \(out.path) is not writable.")
-            }
-            if restore == nil, !store.list().isEmpty {
-                throw ConfigError(
-                    "\(out.path) already holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out.")
-            }
-            return (try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: restore?.state.step),
-                    try TensorBoardWriter(directory: out.appendingPathComponent("tensorboard"), hostname: hostname))
-        }
+            config: training, count: model.layout.count, shardOf: config.parallel.zeroStage == 1 ? (rank, W) : nil)
+        gradientShard = .allocate(capacity: config.parallel.zeroStage == 1 ? optimizer.shard.count : 0)
+        tokens = .allocate(capacity: training.batch * config.model.context)
+        targets = .allocate(capacity: training.batch * config.model.context)
 
         if let restore {
             try apply(restore)
@@ -121,6 +94,13 @@ public final class Trainer {
         // Identical replicas: everyone takes rank 0's weights, then the hashes must agree.
         try comm.broadcast(model.parameters, root: 0)
         try checkReplicasAgree()
+    }
+
+    /// MFU's roof: every rank runs a short sgemm at once, and their rates add up to the job's
+    /// FLOP/s. Measured before the model exists, so that its matrices do not add to the peak memory.
+    static func measureRoof(comm: any Communicator) throws -> Double {
+        try comm.barrier()
+        return try comm.sum(BLAS.measurePeakGFLOPS()) * 1e9
     }
 
     deinit {
@@ -157,8 +137,8 @@ public final class Trainer {
                     mfu: model.config.flopsPerToken * tokensPerSecond / peakFLOPS,
                     elapsedSeconds: elapsedBefore + now() - start, millisecondsPerStep: secondsPerStep * 1000,
                     phases: result.phases)
-                try metrics?.append(metric)
-                try tensorBoard?.add(metric)
+                try directory?.metrics?.append(metric)
+                try directory?.tensorBoard?.add(metric)
                 emit(.step(metric))
                 interval = (0, 0)
             }
@@ -166,8 +146,8 @@ public final class Trainer {
             if config.debug || step % config.hashEvery == 0 { try checkReplicasAgree() }
             if config.evalEvery > 0 && (step % config.evalEvery == 0 || step == config.steps) {
                 if let valLoss = try evaluate() {
-                    try metrics?.appendEvaluation(step: step, valLoss: valLoss)
-                    try tensorBoard?.addEvaluation(step: step, valLoss: valLoss)
+                    try directory?.metrics?.appendEvaluation(step: step, valLoss: valLoss)
+                    try directory?.tensorBoard?.addEvaluation(step: step, valLoss: valLoss)
                     emit(.evaluated(step: step, valLoss: valLoss))
                 }
             }

@@ -69,8 +69,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init(
         batch: Int = 4, gradAccum: Int = 1, steps: Int = 600, optimizer: OptimizerKind = .adamw,
         learningRate: Float = 1e-3, minLearningRate: Float = 1e-4, warmup: Int = 50,
-        schedule: LearningRateSchedule.Kind = .cosine, beta1: Float = 0.9, beta2: Float = 0.99,
-        weightDecay: Float = 0.1, momentum: Float = 0, clip: Float = 1, sampler: SamplerKind = .shuffle,
+        schedule: LearningRateSchedule.Kind = .cosine, beta1: Float = AdamW.defaults.beta1, beta2: Float = AdamW.defaults.beta2,
+        weightDecay: Float = AdamW.defaults.weightDecay, momentum: Float = 0, clip: Float = 1, sampler: SamplerKind = .shuffle,
         seed: UInt64 = 1337, evalEvery: Int = 100, evalBatches: Int = 8, checkpointEvery: Int = 200,
         keep: Int = 3, logEvery: Int = 10, debug: Bool = false, hashEvery: Int = 200
     ) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DPBase
 import DPComm
 import DPData
 import DPModel
@@ -31,34 +32,38 @@ struct Bench: ParsableCommand {
         }
         guard warmUp >= 0 else { throw ValidationError("--warm-up must be 0 or more, not \(warmUp).") }
         if model.preset == .seed { throw ValidationError("bench times the gpt preset; drop --preset seed.") }
-        try model.validateSizes()
-        try trainingConfig.validate()
     }
 
-    var trainingConfig: TrainingConfig {
-        var c = training.resolved(over: TrainingConfig())
-        if training.steps == nil { c.steps = 20 }
-        return c
+    /// The gpt preset with 20 timed steps, then the flags, resolved as `train` resolves a run.
+    func runConfig() throws -> RunConfig {
+        var flags = ConfigLayer()
+        model.add(to: &flags)
+        training.add(to: &flags)
+        flags.flag("parallel.threads", runtime.threads)
+        var base = RunConfig.defaults(.gpt)
+        base.training.steps = 20
+        var config = try RunConfig.resolve(base: base, layers: [flags])
+        try config.adoptVocabulary(vocabSize, source: "--vocab-size")
+        return config
     }
 
     func run() throws {
-        Session.run(runtime) { session in
+        let config: RunConfig
+        do { config = try runConfig() } catch let error as ConfigError { throw CommandLineError(error.description) }
+        Session.run(threads: config.parallel.threads, singleProcess: runtime.singleProcess) { session in
             let comm = session.comm
             session.warnIfSlowKernel()
-            let config = trainingConfig
-            let modelConfig = try comm.collectively { try model.config(vocabSize: vocabSize, restored: nil) }
-            let rows = comm.size * config.batch * config.gradAccum * (modelConfig.context + 1)
-            let dataset = Self.synthetic(vocabSize: vocabSize, count: max(1 << 16, 8 * rows), seed: config.seed)
-            let trainer = try Trainer(
-                comm: comm, model: modelConfig, training: config, dataset: dataset, out: nil,
-                restore: nil, dataPath: nil, zeroStage: training.zero, emit: { _ in })
-            let result = try trainer.benchmark(warmup: warmUp, steps: config.steps)
+            let t = config.training
+            let rows = comm.size * t.batch * t.gradAccum * (config.model.context + 1)
+            let dataset = Self.synthetic(vocabSize: vocabSize, count: max(1 << 16, 8 * rows), seed: t.seed)
+            let trainer = try Trainer(comm: comm, config: config, dataset: dataset, directory: nil, restore: nil, emit: { _ in })
+            let result = try trainer.benchmark(warmup: warmUp, steps: t.steps)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 session.say(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
-                session.say(Self.table(result, model: modelConfig))
+                session.say(Self.table(result, model: config.model))
             }
         }
     }
@@ -66,14 +71,8 @@ struct Bench: ParsableCommand {
     /// `count` train tokens (and a short val split) drawn uniformly from `vocabSize` by a seeded
     /// SplitMix64, with a char tokenizer of that many scalars so the banner can name it.
     static func synthetic(vocabSize: Int, count: Int, seed: UInt64) -> Dataset {
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func next() -> Int32 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int32(truncatingIfNeeded: (z ^ (z >> 31)) % UInt64(vocabSize))
-        }
+        var rng = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
+        func next() -> Int32 { Int32(truncatingIfNeeded: rng.next() % UInt64(vocabSize)) }
         let train = (0..<count).map { _ in next() }, val = (0..<4096).map { _ in next() }
         let scalars = (0..<vocabSize).map { Unicode.Scalar(UInt32(0x4E00 + $0)) ?? "?" }
         return Dataset(train: TokenSequence(train), val: TokenSequence(val),

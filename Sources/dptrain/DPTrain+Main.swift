@@ -10,10 +10,9 @@ extension DPTrain {
         let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy
             .compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
         do {
-            let arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
-            var command = try parseAsRoot(normalizingResume(arguments))
+            var command = try parseAsRoot(normalizingResume(Array(CommandLine.arguments.dropFirst())))
             try command.run()
-        } catch let failure as ConfigFile.Failure {
+        } catch let failure as CommandLineError {
             if rank == 0 { FileHandle.standardError.write(Data("dptrain: error: \(failure)\n".utf8)) }
             exitAfterRankZero(rank: rank, code: 64)
         } catch {
@@ -37,8 +36,8 @@ extension DPTrain {
         for (index, argument) in arguments.enumerated() {
             result.append(argument)
             if argument == "--resume" {
-                let next = arguments.indices.contains(index + 1) ? arguments[index + 1] : nil
-                if next == nil || next!.hasPrefix("-") { result.append(OutputOptions.latest) }
+                let next: String? = arguments.indices.contains(index + 1) ? arguments[index + 1] : nil
+                if next.map({ $0.hasPrefix("-") }) ?? true { result.append(OutputOptions.latest) }
             }
         }
         return result

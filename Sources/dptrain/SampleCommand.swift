@@ -1,3 +1,4 @@
+import DPBase
 import ArgumentParser
 import DPComm
 import DPData
@@ -16,8 +17,9 @@ struct Sample: ParsableCommand {
             keys and values of the positions so far (a KV cache), so a token within the context costs \
             one position's work. It sees at most --context tokens: a longer prompt is cut to its last \
             --context tokens, and once the context is full the window slides by one token per step, \
-            re-encoding the last context−1 tokens (learned positions move with the window, so the \
-            cache cannot roll). An empty prompt starts from the newline token, or from token 0 when \
+            re-encoding the window in one pass (learned positions move with the window, so the \
+            cache cannot roll); from then on every token costs the same, however many came before. \
+            An empty prompt starts from the newline token, or from token 0 when \
             the vocabulary has no newline. Temperature 0 is greedy (the most likely token); otherwise \
             tokens are drawn from softmax(logits/temperature), among the --top-k most likely if \
             given, by a generator seeded with --seed, so the same settings give the same text. Under \
@@ -126,66 +128,80 @@ struct Sample: ParsableCommand {
         return [0]
     }
 
-    /// A character with invisible ones spelled out: "é", "\t", U+00A0.
-    private func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\"": out += "\\\""
-            default:
-                if scalar.value < 0x20 || (scalar.properties.isWhitespace && scalar != " ") {
-                    out += String(format: "U+%04X", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
     /// Writes bytes to standard output at once (unbuffered), so the text streams.
     private func write(_ data: Data) {
         if !data.isEmpty { FileHandle.standardOutput.write(data) }
     }
+}
 
-    /// Turns tokens into text as they come, for any tokenizer: decodes the prompt and every token
-    /// so far and returns the bytes not yet returned, holding back a trailing U+FFFD (the start
-    /// of a character whose other bytes a byte or bpe tokenizer has not produced yet). Decoders
-    /// only append to the text of earlier tokens, so what is returned is never taken back.
-    /// O(tokens so far) per token.
-    private struct IncrementalDecoder {
-        let tokenizer: any Tokenizer
-        var tokens: [Int32]
-        /// UTF-8 bytes of the decoded text already returned, the prompt's included.
-        var returned: Int
+/// Turns tokens into text as they come, for any tokenizer, at a cost per token that does not grow
+/// with what came before: it decodes only the tokens since the last newline token, at most
+/// `lookback` of them, and returns the bytes not yet returned, holding back a trailing U+FFFD (the
+/// start of a character whose other bytes a byte or bpe tokenizer has not produced yet) until
+/// the next token or `finish`.
+///
+/// Why the tail is enough: decoders only append to the text of earlier tokens, and what a token
+/// adds depends only on a little of what came before it. A newline token resets every decoder
+/// (a complete character; the word tokenizer's spacing and quote pairing restart with the line).
+/// Within a line, byte and bpe text resynchronizes on a character boundary within 4 bytes, and
+/// char tokens stand alone, so 8 tokens of lookback suffice; the word tokenizer pairs quotes
+/// across its whole line, so it looks back up to 4096 tokens (a longer line with an unpaired
+/// quote before the cut may differ from `decode` by one space). The position of the returned
+/// text is tracked from the end of the decoded tail, which cutting the tail's front leaves alone.
+struct IncrementalDecoder {
+    let tokenizer: any Tokenizer
+    /// The most tokens of the line kept before the new one.
+    let lookback: Int
+    /// The tokens since the last newline token, at most `lookback` after `append` returns.
+    private(set) var tail: [Int32] = []
+    /// UTF-8 bytes at the end of decode(tail) not yet returned: 3 (a held-back U+FFFD) or 0.
+    private var heldBack = 0
+    /// decode(tail).utf8.count.
+    private var tailBytes = 0
+    /// Tokens passed to `tokenizer.decode` so far: the work this decoder has done, at most
+    /// 2·lookback + 2 per `append`.
+    private(set) var decodedTokens = 0
 
-        init(tokenizer: any Tokenizer, prompt: [Int32]) {
-            self.tokenizer = tokenizer
-            tokens = prompt
-            returned = tokenizer.decode(prompt).utf8.count
+    /// A decoder whose text so far is `prompt`'s (not returned: the caller prints the prompt).
+    init(tokenizer: any Tokenizer, prompt: [Int32]) {
+        self.tokenizer = tokenizer
+        lookback = tokenizer.kind == .word ? 4096 : 8
+        for token in prompt { _ = append(token) }
+    }
+
+    /// The bytes `token` adds to the text.
+    mutating func append(_ token: Int32) -> Data {
+        tail.append(token)
+        let bytes = decode(tail)
+        // decode(tail) extends the old decode(tail) but for the held-back end, so the text not yet
+        // returned starts heldBack bytes before the old end.
+        let start = tailBytes - heldBack
+        // An incomplete character at the end decodes to one U+FFFD; earlier ones are final.
+        var end = bytes.count
+        if end - 3 >= start, bytes[end - 3] == 0xEF, bytes[end - 2] == 0xBF, bytes[end - 1] == 0xBD { end -= 3 }
+        let out = end > start ? Data(bytes[start..<end]) : Data()
+        heldBack = bytes.count - end
+        if heldBack == 0, decode([token]) == [0x0A] {
+            tail.removeAll(keepingCapacity: true)
+            tailBytes = 0
+        } else if tail.count > lookback {
+            tail.removeFirst(tail.count - lookback)
+            tailBytes = decode(tail).count
+        } else {
+            tailBytes = bytes.count
         }
+        return out
+    }
 
-        mutating func append(_ token: Int32) -> Data {
-            tokens.append(token)
-            let bytes = Array(tokenizer.decode(tokens).utf8)
-            var end = bytes.count
-            let replacement: [UInt8] = [0xEF, 0xBF, 0xBD]
-            while end - 3 >= returned, Array(bytes[(end - 3)..<end]) == replacement { end -= 3 }
-            return take(bytes, upTo: end)
-        }
+    /// The rest, incomplete characters as U+FFFD.
+    mutating func finish() -> Data {
+        let bytes = decode(tail)
+        defer { heldBack = 0 }
+        return Data(bytes[(bytes.count - heldBack)...])
+    }
 
-        /// The rest, incomplete characters as U+FFFD.
-        mutating func finish() -> Data {
-            let bytes = Array(tokenizer.decode(tokens).utf8)
-            return take(bytes, upTo: bytes.count)
-        }
-
-        private mutating func take(_ bytes: [UInt8], upTo end: Int) -> Data {
-            guard end > returned else { return Data() }
-            defer { returned = end }
-            return Data(bytes[returned..<end])
-        }
+    private mutating func decode(_ tokens: [Int32]) -> [UInt8] {
+        decodedTokens += tokens.count
+        return Array(tokenizer.decode(tokens).utf8)
     }
 }

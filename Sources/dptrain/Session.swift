@@ -39,15 +39,20 @@ final class Session {
     /// Starts this rank (MPI under a launcher, solo otherwise), runs `body`, and exits: 0 on success,
     /// 1 on failure after the error was reported as described above.
     static func run(_ options: RuntimeOptions, _ body: (Session) throws -> Void) -> Never {
+        run(threads: options.threads, singleProcess: options.singleProcess, body)
+    }
+
+    /// `run` with the BLAS threads per rank (nil: cores per host ÷ ranks on it) given directly.
+    static func run(threads: Int?, singleProcess: Bool, _ body: (Session) throws -> Void) -> Never {
         let comm: any Communicator
         do {
             comm = try Launcher.communicator(
-                singleProcess: options.singleProcess, environment: ProcessInfo.processInfo.environment)
+                singleProcess: singleProcess, environment: ProcessInfo.processInfo.environment)
         } catch {
             printError("dptrain: cannot start MPI: \(error)")
             exit(1)
         }
-        let session = Session(comm: comm, threads: options.threads)
+        let session = Session(comm: comm, threads: threads)
         do {
             try body(session)
             exit(0)

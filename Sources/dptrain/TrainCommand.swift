@@ -16,6 +16,10 @@ struct Train: ParsableCommand {
             prints a line every --log-every steps, appends to OUT/metrics.jsonl, and writes \
             checkpoints to OUT/checkpoints. MFU = (6·parameters + 12·layers·dim·context) FLOPs per \
             token × tokens/s ÷ the sgemm rate all ranks measure together at start-up.
+
+            Settings apply in one order: the preset (or, with --resume, the checkpoint's \
+            settings), then --config FILE, then the flags; the result is checked once and \
+            written to OUT/config.json, which --config reads back.
             """)
 
     @OptionGroup(title: "Data") var data: DataOptions
@@ -24,99 +28,85 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Output") var output: OutputOptions
     @OptionGroup(title: "Ranks") var runtime: RuntimeOptions
 
-    func validate() throws {
-        if model.preset == .seed && data.path != nil {
-            throw ValidationError("--preset seed trains on the seed example's own sentences; it takes no --data.")
-        }
-        try model.validateSizes()
-        try training.resolved(over: model.preset == .seed ? .seedDefaults : TrainingConfig()).validate()
-    }
-
     func run() throws {
+        // Before MPI starts: the config file and the flags, and for a new run the whole
+        // configuration, so that a bad setting is one line from rank 0 and exit status 64.
+        let layers: [ConfigLayer], early: RunConfig?
+        do {
+            layers = try settingLayers()
+            early = output.resume == nil ? try RunConfig.resolve(base: .defaults(Self.preset(layers)), layers: layers) : nil
+        } catch let error as ConfigError {
+            throw CommandLineError(error.description)
+        }
+        let setting = { (key: String) in layers.lazy.compactMap { $0.entry(key) }.last?.value }
+        let out = URL(fileURLWithPath: setting("out").flatMap(String.init(config:)) ?? RunConfig.defaultOut)
         StopSignal.install()
-        Session.run(runtime) { session in
+        Session.run(threads: early?.parallel.threads ?? setting("parallel.threads").flatMap(Int.init(config:)),
+                    singleProcess: runtime.singleProcess) { session in
             let comm = session.comm
             session.warnIfSlowKernel()
-            let out = URL(fileURLWithPath: output.out)
             let restore: Restore? = try output.resume.map { path in
                 try Restore.load(comm: comm, path: path == OutputOptions.latest ? nil : URL(fileURLWithPath: path), out: out)
             }
-            var trainingConfig = training.resolved(over: restore?.state.training ?? (model.preset == .seed ? .seedDefaults : TrainingConfig()))
-            trainingConfig.valFraction = data.valFraction ?? restore?.state.training.valFraction ?? 0.1
-            try comm.collectively {
-                if let restore, trainingConfig.steps < restore.state.step {
-                    throw ValidationError("--steps \(trainingConfig.steps) is below the checkpoint's step \(restore.state.step); pass a larger --steps to train further.")
-                }
+            // Every rank resolves the same settings over the same checkpoint, so they fail alike.
+            var config: RunConfig
+            do {
+                config = try early ?? RunConfig.resolve(base: .resuming(restore!.state), layers: layers, checkpoint: restore!.state)
+            } catch let error as ConfigError {
+                throw BadSettings(description: error.description)
             }
+            let directory = try RunDirectory.prepare(comm: comm, out: out, resumingStep: restore?.state.step)
+            let dataset = try Dataset.load(
+                comm: comm, data: config.data, valFraction: config.training.valFraction!, cacheDirectory: out.appendingPathComponent("cache"),
+                restore: restore, seedExample: config.preset == .seed)
             try comm.collectively {
-                if session.isRoot { try Self.makeOutputDirectory(out) }
-            }
-            let dataset = try loadData(comm: comm, out: out, restore: restore, valFraction: trainingConfig.valFraction!)
-            let modelConfig = try comm.collectively { () throws -> ModelConfig in
-                let config = try model.config(vocabSize: dataset.tokenizer.vocabSize, restored: restore?.state.model)
-                try MemoryCheck.require(model: config, batch: trainingConfig.batch, ranksOnHost: comm.localSize)
-                return config
+                try config.adoptVocabulary(dataset.tokenizer.vocabSize, source: Self.vocabularySource(layers, restore: restore))
+                try MemoryCheck.require(model: config.model, batch: config.training.batch, ranksOnHost: comm.localSize)
             }
 
-            let console = Console(session: session, steps: trainingConfig.steps, debug: trainingConfig.debug, quiet: output.quiet)
+            try comm.collectively { try directory?.openLogs(keepingStepsUpTo: restore?.state.step, hostname: comm.hostname) }
+            let console = Console(session: session, steps: config.training.steps, debug: config.training.debug, quiet: output.quiet)
             let trainer = try Trainer(
-                comm: comm, model: modelConfig, training: trainingConfig, dataset: dataset, out: out,
-                restore: restore, dataPath: restore?.state.dataPath ?? data.path, zeroStage: training.zero, emit: console.show)
-            if session.isRoot {
-                try EffectiveConfig(model: modelConfig, training: trainingConfig, data: restore?.state.dataPath ?? data.path,
-                                    tokenizer: dataset.tokenizer.kind.rawValue, worldSize: comm.size)
-                    .write(to: out.appendingPathComponent("config.json"))
-            }
+                comm: comm, config: config, dataset: dataset, directory: directory, restore: restore, emit: console.show)
+            try directory?.writeConfig(config)
             try trainer.run(stopAt: output.stopAt)
         }
     }
 
-    /// Rank 0 makes OUT before anything is cached or written in it, so that an OUT that cannot be
-    /// a directory is one clear sentence rather than a failure deep inside the data cache.
-    private static func makeOutputDirectory(_ out: URL) throws {
-        // mkdir -p by hand: Foundation's error for this names no reason.
-        var path = out.path.hasPrefix("/") ? "" : "."
-        for component in out.path.split(separator: "/") {
-            path += "/" + component
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw ValidationError("--out \(out.path) cannot be created: mkdir \(path): \(String(cString: strerror(errno))).")
-            }
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: out.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("--out \(out.path) is a file, not a directory.")
-        }
-        guard FileManager.default.isWritableFile(atPath: out.path) else {
-            throw ValidationError("--out \(out.path) is not writable.")
-        }
+    /// The settings of --config (if given), then of the flags: the layers `RunConfig.resolve`
+    /// applies in order.
+    func settingLayers() throws -> [ConfigLayer] {
+        var flags = ConfigLayer()
+        data.add(to: &flags)
+        model.add(to: &flags)
+        training.add(to: &flags)
+        flags.flag("parallel.threads", runtime.threads)
+        flags.flag("out", output.out)
+        return try (output.config.map { [try ConfigFile.layer(at: $0)] } ?? []) + [flags]
     }
 
-    /// Rank 0 reads (and caches) the data, then broadcasts the tokens and tokenizer, so only rank 0
-    /// touches the file system. With --resume, the checkpoint's data path and tokenizer are the
-    /// defaults, and the tokenizer built from the data must equal the checkpoint's.
-    private func loadData(comm: any Communicator, out: URL, restore: Restore?, valFraction: Double) throws -> Dataset {
-        try Dataset.load(
-            comm: comm, path: data.path, tokenizer: data.tokenizer, vocabSize: data.vocabSize, valFraction: valFraction,
-            cacheDirectory: out.appendingPathComponent("cache"), restore: restore, seedExample: model.preset == .seed)
+    /// The preset the layers choose (the last one that names it), gpt by default.
+    static func preset(_ layers: [ConfigLayer]) -> Preset {
+        layers.lazy.compactMap { $0.entry("preset") }.last.flatMap { Preset(config: $0.value) } ?? .gpt
+    }
+
+    /// Who gave the model's vocabulary size, when it must agree with the data's tokenizer.
+    static func vocabularySource(_ layers: [ConfigLayer], restore: Restore?) -> String? {
+        if let entry = layers.lazy.compactMap({ $0.entry("model.vocab_size") }).last { return entry.source }
+        return restore.map { _ in "the checkpoint's model vocabulary" }
     }
 }
 
-/// OUT/config.json: the settings a run actually used, after presets, the checkpoint, --config and flags.
-struct EffectiveConfig: Encodable {
-    let model: ModelConfig
-    let training: TrainingConfig
-    let data: String?
-    let tokenizer: String
-    let worldSize: Int
+/// A bad flag or --config setting found once the checkpoint being resumed is known: every rank
+/// finds it alike, rank 0 reports it, and every rank exits with status 64.
+struct BadSettings: AgreedError {
+    let description: String
+    var exitStatus: Int32 { 64 }
+}
 
-    enum CodingKeys: String, CodingKey {
-        case model, training, data, tokenizer
-        case worldSize = "world_size"
-    }
-
-    func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url, options: .atomic)
-    }
+/// A bad command line or --config file found before MPI starts: rank 0 prints it, and every rank
+/// exits with status 64.
+struct CommandLineError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -27,26 +27,19 @@ struct DataOptions: ParsableArguments {
     @Option(help: "The fraction of a text file's tokens (its end) kept for validation. (default: 0.1, or the checkpoint's)")
     var valFraction: Double?
 
-    func validate() throws {
-        if let vocabSize, vocabSize < 2 || vocabSize > 1 << 24 {
-            throw ValidationError("--vocab-size must be between 2 and 16777216, not \(vocabSize).")
-        }
-        if let valFraction, !(valFraction.isFinite && valFraction > 0 && valFraction < 1) {
-            throw ValidationError("--val-fraction must be between 0 and 1 (exclusive), not \(valFraction).")
-        }
+    /// The flags given, as settings.
+    func add(to layer: inout ConfigLayer) {
+        layer.flag("data.path", path)
+        layer.flag("data.tokenizer", tokenizer)
+        layer.flag("data.vocab_size", vocabSize)
+        layer.flag("training.val_fraction", valFraction)
     }
 }
 
-/// The model presets.
-enum Preset: String, CaseIterable, ExpressibleByArgument {
-    /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim.
-    case gpt
-    /// The seed example: 4 words, dim 4, 2 heads, FFN 4→8→4, ReLU, last-token loss, SGD.
-    case seed
-}
+extension Preset: ExpressibleByArgument {}
 
-/// The model's shape. Every option is optional so that `--resume` can tell a flag that was given
-/// (and must agree with the checkpoint) from a default. Numbers parse `.unconditional`ly here and
+/// The model's shape. Every option is optional: a flag that is given is a setting applied over the
+/// preset (or the checkpoint, which it must agree with) and the config file (`RunConfig.resolve`). Numbers parse `.unconditional`ly here and
 /// in TrainingOptions, so that `--dim -5` reaches validation and its one sentence instead of
 /// being taken for an unknown flag "-5".
 struct ModelOptions: ParsableArguments {
@@ -62,55 +55,22 @@ struct ModelOptions: ParsableArguments {
     var tieEmbeddings: Bool?
     @Option(help: "Loss over all positions or the last one only. (default: all)") var loss: LossMode?
 
-    func validateSizes() throws {
-        for (name, value, limit) in [("--layers", layers, 1024), ("--heads", heads, 4096), ("--dim", dim, 1 << 16),
-                                     ("--ffn-dim", ffnDim, 1 << 18), ("--context", context, 1 << 16)] {
-            if let value, value < 1 || value > limit {
-                throw ValidationError("\(name) must be between 1 and \(limit), not \(value).")
-            }
-        }
-        if let heads, let dim, dim % heads != 0 {
-            throw ValidationError("--heads (\(heads)) must divide --dim (\(dim)).")
-        }
-    }
-
-    /// The model config: the checkpoint's when resuming (a given flag that contradicts it is an
-    /// error), else the preset with the flags applied.
-    func config(vocabSize: Int, restored: ModelConfig?) throws -> ModelConfig {
-        if let restored {
-            let given: [(String, String?, String)] = [
-                ("--layers", layers.map(String.init), String(restored.layers)),
-                ("--heads", heads.map(String.init), String(restored.heads)),
-                ("--dim", dim.map(String.init), String(restored.dim)),
-                ("--ffn-dim", ffnDim.map(String.init), String(restored.ffnDim)),
-                ("--context", context.map(String.init), String(restored.context)),
-                ("--activation", activation?.rawValue, restored.activation.rawValue),
-                ("--loss", loss?.rawValue, restored.loss.rawValue),
-                ("--[no-]tie-embeddings", tieEmbeddings.map { $0 ? "tied" : "untied" }, restored.tiedEmbeddings ? "tied" : "untied"),
-                ("--preset", preset?.rawValue, restored == .seed ? "seed" : "gpt"),
-            ]
-            for (flag, value, stored) in given where value != nil && value != stored {
-                throw ValidationError("\(flag) \(value!) contradicts the checkpoint's \(stored); drop the flag to resume, or start a new run with another --out.")
-            }
-            if restored.vocabSize != vocabSize {
-                throw ValidationError("the data's vocabulary has \(vocabSize) tokens but the checkpoint's model has \(restored.vocabSize).")
-            }
-            return restored
-        }
-        if preset == .seed { return .seed }
-        let d = dim ?? 128
-        var config = ModelConfig.gpt(vocabSize: vocabSize, context: context ?? 64, dim: d, heads: heads ?? 4, layers: layers ?? 4)
-        if let ffnDim { config.ffnDim = ffnDim }
-        if let activation { config.activation = activation }
-        if let tieEmbeddings { config.tiedEmbeddings = tieEmbeddings }
-        if let loss { config.loss = loss }
-        try config.validate()
-        return config
+    /// The flags given, as settings.
+    func add(to layer: inout ConfigLayer) {
+        layer.flag("preset", preset)
+        layer.flag("model.layers", layers)
+        layer.flag("model.heads", heads)
+        layer.flag("model.dim", dim)
+        layer.flag("model.ffn_dim", ffnDim)
+        layer.flag("model.context", context)
+        layer.flag("model.activation", activation)
+        layer.flag("model.tied_embeddings", tieEmbeddings)
+        layer.flag("model.loss", loss)
     }
 }
 
 /// Batch, optimizer, schedule and cadence. Optional so that a resumed run keeps the checkpoint's
-/// settings unless a flag says otherwise; the defaults below are `TrainingConfig()`'s.
+/// settings unless a flag says otherwise; the defaults shown are `TrainingConfig()`'s.
 struct TrainingOptions: ParsableArguments {
     private static let d = TrainingConfig()
 
@@ -136,39 +96,33 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Print and record metrics every N steps. (default: \(d.logEvery))") var logEvery: Int?
     @Flag(help: "Extra checks: a finite-difference gradient spot check at step 0, NaN/Inf names, a cross-rank weight hash every step, per-phase times.")
     var debug = false
-    @Option(help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results).")
-    var zero = 0
+    @Option(parsing: .unconditional, help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results). (default: 0)")
+    var zero: Int?
 
-    func validate() throws {
-        guard zero == 0 || zero == 1 else { throw ValidationError("--zero must be 0 or 1, not \(zero).") }
-    }
-
-    /// `base` with every given flag applied.
-    func resolved(over base: TrainingConfig) -> TrainingConfig {
-        var c = base
-        if let batch { c.batch = batch }
-        if let gradAccum { c.gradAccum = gradAccum }
-        if let steps { c.steps = steps }
-        if let optimizer { c.optimizer = optimizer }
-        if let lr { c.learningRate = lr }
-        if let minLr { c.minLearningRate = minLr }
-        if let warmup { c.warmup = warmup }
-        if let schedule { c.schedule = schedule }
-        if let beta1 { c.beta1 = beta1 }
-        if let beta2 { c.beta2 = beta2 }
-        if let weightDecay { c.weightDecay = weightDecay }
-        if let momentum { c.momentum = momentum }
-        if let clip { c.clip = clip }
-        if let sampler { c.sampler = sampler }
-        if let seed { c.seed = seed }
-        if let evalEvery { c.evalEvery = evalEvery }
-        if let evalBatches { c.evalBatches = evalBatches }
-        if let checkpointEvery { c.checkpointEvery = checkpointEvery }
-        if let keep { c.keep = keep }
-        if let logEvery { c.logEvery = logEvery }
-        c.debug = debug
-        if lr != nil && minLr == nil { c.minLearningRate = min(c.minLearningRate, c.learningRate) }
-        return c
+    /// The flags given, as settings.
+    func add(to layer: inout ConfigLayer) {
+        layer.flag("training.batch", batch)
+        layer.flag("training.grad_accum", gradAccum)
+        layer.flag("training.steps", steps)
+        layer.flag("training.optimizer", optimizer)
+        layer.flag("training.lr", lr)
+        layer.flag("training.min_lr", minLr)
+        layer.flag("training.warmup", warmup)
+        layer.flag("training.schedule", schedule)
+        layer.flag("training.beta1", beta1)
+        layer.flag("training.beta2", beta2)
+        layer.flag("training.weight_decay", weightDecay)
+        layer.flag("training.momentum", momentum)
+        layer.flag("training.clip", clip)
+        layer.flag("training.sampler", sampler)
+        layer.flag("training.seed", seed)
+        layer.flag("training.eval_every", evalEvery)
+        layer.flag("training.eval_batches", evalBatches)
+        layer.flag("training.checkpoint_every", checkpointEvery)
+        layer.flag("training.keep", keep)
+        layer.flag("training.log_every", logEvery)
+        layer.flag("training.debug", debug ? true : nil)
+        layer.flag("parallel.zero", zero)
     }
 }
 
@@ -177,11 +131,11 @@ struct OutputOptions: ParsableArguments {
     /// The value `--resume` without a path stands for (see `DPTrain.normalizingResume`).
     static let latest = "@latest"
 
-    @Option(help: "Output directory: metrics.jsonl, checkpoints/, tensorboard/, cache/, config.json.")
-    var out = "runs/dptrain"
+    @Option(help: "Output directory: metrics.jsonl, checkpoints/, tensorboard/, cache/, config.json. (default: \(RunConfig.defaultOut))")
+    var out: String?
 
     @Option(help: ArgumentHelp(
-        "Read options from a JSON object or flat TOML file (keys are option names, e.g. steps = 2000); flags on the command line override it.",
+        "Settings from a JSON or TOML file: config.json's structure (a run's OUT/config.json repeats it) or option names (steps = 2000); flags on the command line override it.",
         valueName: "file"))
     var config: String?
 

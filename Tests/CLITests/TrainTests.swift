@@ -129,6 +129,30 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 
+    @Test func configJSONRepeatsARunAndAResumeMayChangeTrainingFlags() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        // Issue 14's case: --min-lr 0.02 on resume is checked against the checkpoint's --lr 0.1.
+        let first = try train(ranks: 2, Self.small + ["--steps", "5", "--lr", "0.1", "--min-lr", "0.01", "--zero", "1"])
+        let resumed = try train(ranks: 2, ["--resume", "--steps", "8", "--min-lr", "0.02"], out: first.out)
+        #expect(resumed.losses.count == 8, "\(resumed.stdout)")
+        let resumedConfig = try configJSON(first.out)
+        #expect((resumedConfig["training"] as? [String: Any])?["min_lr"] as? Double == 0.02)
+        #expect((resumedConfig["parallel"] as? [String: Any])?["zero"] as? Int == 1, "the checkpoint's ZeRO stage carries over")
+
+        // The recorded settings, given back, are the same run (but for OUT).
+        let repeated = try train(ranks: 2, ["--config", first.out.appendingPathComponent("config.json").path])
+        var a = resumedConfig, b = try configJSON(repeated.out)
+        a["out"] = nil
+        b["out"] = nil
+        #expect(NSDictionary(dictionary: a).isEqual(to: b), "\(a)\nvs\n\(b)")
+        #expect(repeated.losses.count == 8)
+    }
+
+    /// OUT/config.json as a JSON object.
+    func configJSON(_ out: URL) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
+    }
+
     // MARK: - Helpers
 
     struct Trained {

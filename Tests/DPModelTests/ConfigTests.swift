@@ -97,16 +97,6 @@ import Testing
     #expect(Array(model.parameters) == first)
 }
 
-/// The initializer's logarithm, built from exact operations only, against libm: a few ulp.
-@Test func portableLogMatchesLibm() {
-    var r = TestRandom(seed: 1)
-    for _ in 0..<10_000 {
-        let x = r.rng.nextUnit() * 4 + 1e-300
-        #expect(abs(portableLog(x) - Foundation.log(x)) <= 4e-16 * max(1, abs(Foundation.log(x))))
-    }
-    #expect(portableLog(1) == 0)
-}
-
 /// fastExp, used by the softmaxes and GELU, against libm: relative error ≤ 3e-7 (a few Float ulp).
 @Test func fastExpIsAccurate() {
     var x: Float = -87
@@ -117,25 +107,6 @@ import Testing
     }
     #expect(fastExp(0) == 1)
     #expect(fastExp(-1000) > 0 && fastExp(-1000) < 1e-37)
-}
-
-/// The schedule's cosine and AdamW's βᵗ, from exact operations only, against libm. βᵗ by
-/// repeated squaring has a relative error ~t·ε, so what is checked is what AdamW uses, 1 − βᵗ,
-/// to 1e-12 relative (Float needs 6e-8).
-@Test func portableCosAndPowerMatchLibm() {
-    var x = 0.0
-    while x <= Double.pi {
-        #expect(abs(portableCos(x) - Foundation.cos(x)) <= 2e-15, "cos(\(x))")
-        x += 0.001
-    }
-    #expect(abs(portableCos(Double.pi) + 1) <= 1e-15)
-    #expect(portablePower(0.9, 0) == 1)
-    for n in [1, 2, 3, 10, 1000, 123_457] {
-        for base in [0.9, 0.95, 0.99, 0.999] {
-            let exact = Foundation.pow(base, Double(n))
-            #expect(abs(portablePower(base, n) - exact) <= 1e-12 * max(1 - exact, 1e-300), "\(base)^\(n)")
-        }
-    }
 }
 
 /// GELU against the tanh form evaluated in Double with libm, and its saved slope against a

@@ -69,3 +69,67 @@ func matmulAgreesWithReference(_ c: MatmulCase) {
     matmulReference(&out, ldOut: 2, a, lda: 2, b, ldb: 2, bias: bias, m: 2, n: 2, k: 2)
     #expect(out == [20, 21, 44, 49])
 }
+
+struct MatmulBackwardCase: CustomStringConvertible, Sendable {
+    let transposedWeight, accumulateInput: Bool
+    var description: String { "transposed weight \(transposedWeight), accumulate dinp \(accumulateInput)" }
+}
+
+/// `matmulBackward` against the naive reference: dinp = dout·Wᵀ (or dout·W when transposed),
+/// dweight += inpᵀ·dout (or doutᵀ·inp), dbias += column sums, on strided dout and inp/dinp
+/// (ldOut = OC + 3, ldInp = C + 2, as the q/k/v slices of dqkv are) whose padding must stay
+/// untouched. Tolerance 1e-5 of the largest |value|, as for `matmul`: sums of ≤ 29 products of
+/// O(1) floats round to ~1e-6, a wrong index or a missing term is O(1).
+@Test(arguments: [false, true].flatMap { t in [false, true].map { MatmulBackwardCase(transposedWeight: t, accumulateInput: $0) } })
+func matmulBackwardAgreesWithReference(_ c: MatmulBackwardCase) {
+    let (N, C, OC) = (29, 11, 7)
+    let (ldOut, ldInp) = (OC + 3, C + 2)
+    var r = TestRandom(seed: 17)
+    func random(_ count: Int) -> [Float] { (0..<count).map { _ in r.normal() } }
+    let dout = random(N * ldOut), inp = random(N * ldInp), weight = random(C * OC)
+    let dinp0 = random(N * ldInp), dweight0 = random(C * OC), dbias0 = random(OC)
+    var (dinp, dweight, dbias) = (dinp0, dweight0, dbias0)
+    matmulBackward(dinp: &dinp, dweight: &dweight, dbias: &dbias, dout: dout, ldOut: ldOut, inp: inp, ldInp: ldInp,
+                   weight: weight, transposedWeight: c.transposedWeight, N: N, C: C, OC: OC, accumulateInput: c.accumulateInput)
+
+    // The reference, written out from the forward out[n,o] = Σ_c inp[n,c]·W[c,o] + b[o]
+    // (W[c,o] = weight[o·C + c] when transposed).
+    func w(_ ci: Int, _ o: Int) -> Double { Double(c.transposedWeight ? weight[o * C + ci] : weight[ci * OC + o]) }
+    var refDinp = dinp0, refDweight = dweight0, refDbias = dbias0
+    for n in 0..<N {
+        for ci in 0..<C {
+            var s = c.accumulateInput ? Double(dinp0[n * ldInp + ci]) : 0
+            for o in 0..<OC { s += Double(dout[n * ldOut + o]) * w(ci, o) }
+            refDinp[n * ldInp + ci] = Float(s)
+        }
+    }
+    for ci in 0..<C {
+        for o in 0..<OC {
+            let index = c.transposedWeight ? o * C + ci : ci * OC + o
+            var s = Double(dweight0[index])
+            for n in 0..<N { s += Double(inp[n * ldInp + ci]) * Double(dout[n * ldOut + o]) }
+            refDweight[index] = Float(s)
+        }
+    }
+    for o in 0..<OC { refDbias[o] = Float((0..<N).reduce(Double(dbias0[o])) { $0 + Double(dout[$1 * ldOut + o]) }) }
+
+    for (name, fast, slow) in [("dinp", dinp, refDinp), ("dweight", dweight, refDweight), ("dbias", dbias, refDbias)] {
+        let scale = slow.map(abs).max()!
+        let worst = zip(fast, slow).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-5 * scale, "\(c): \(name) differs by \(worst) (scale \(scale))")
+    }
+    for n in 0..<N {
+        for ci in C..<ldInp { #expect(dinp[n * ldInp + ci] == dinp0[n * ldInp + ci], "dinp padding [\(n),\(ci)] was written") }
+    }
+}
+
+/// `matmulBackward(dinp: nil, …)` leaves the input gradient alone and still adds dweight, dbias.
+@Test func matmulBackwardWithoutInputGradient() {
+    let (N, C, OC) = (3, 2, 2)
+    // out = inp·W + b, dout = ones: dW[c,o] = Σ_n inp[n,c], db[o] = N.
+    let inp: [Float] = [1, 2, 3, 4, 5, 6], dout = [Float](repeating: 1, count: N * OC), weight: [Float] = [1, 2, 3, 4]
+    var dweight = [Float](repeating: 1, count: C * OC), dbias = [Float](repeating: 0, count: OC)
+    matmulBackward(dinp: nil, dweight: &dweight, dbias: &dbias, dout: dout, inp: inp, weight: weight, N: N, C: C, OC: OC)
+    #expect(dweight == [10, 10, 13, 13])
+    #expect(dbias == [3, 3])
+}

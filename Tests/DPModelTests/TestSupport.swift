@@ -1,3 +1,4 @@
+import DPBase
 @testable import DPModel
 
 /// A deterministic generator for test data (SplitMix64, as the model's initializer).

@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// The hand-written grammar behind `BuiltinCorpus`: stories (opening, setting, a find or a loss,

@@ -1,3 +1,5 @@
+import DPBase
+
 /// Cuts a token sequence into micro-batches of W·B rows of T+1 tokens and hands rank r its B rows,
 /// exactly as DESIGN.md §4 says. Deterministic given (kind, tokens, B, T, W, seed, state).
 ///

@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// One token per Unicode scalar, the vocabulary being the sorted set of scalars of the training
@@ -72,7 +73,7 @@ public struct CharTokenizer: Tokenizer {
         for c in decoded.chars {
             let view = c.unicodeScalars
             guard view.count == 1, let s = view.first else {
-                throw DataError.invalidTokenizerJSON("char tokenizer entry \(DataError.quoted(c)) is not one character")
+                throw DataError.invalidTokenizerJSON("char tokenizer entry \(quoted(c)) is not one character")
             }
             scalars.append(s)
         }

@@ -19,7 +19,7 @@ public final class KVCache {
     let keys: UnsafeMutablePointer<Float>       // (L,T,C)
     let values: UnsafeMutablePointer<Float>     // (L,T,C)
     // Scratch for n ≤ T new rows.
-    let stream: UnsafeMutablePointer<Float>     // (n,C) the residual stream
+    let stream: UnsafeMutablePointer<Float>     // (n,C) the residual stream (without residuals the blocks' outputs stay in proj)
     let normed: UnsafeMutablePointer<Float>     // (n,C) LayerNorm output
     let query: UnsafeMutablePointer<Float>      // (n,C)
     let attOut: UnsafeMutablePointer<Float>     // (n,C) heads concatenated, before wo

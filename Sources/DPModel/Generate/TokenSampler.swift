@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// Picks the next token from logits: the argmax at temperature 0 (greedy), otherwise a draw from

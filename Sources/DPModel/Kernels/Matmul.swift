@@ -58,10 +58,40 @@ func matmulReference(
     }
 }
 
-/// db (N) += Σ over the M rows of dout (M,N): the bias gradient of `matmul`.
-func biasBackward(_ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, m: Int, n: Int) {
-    for i in 0..<m {
-        let row = dout + i * n
-        for j in 0..<n { dbias[j] += row[j] }
+/// The backward of a projection `out = inp · weight + bias` (llm.c's `matmul_backward`):
+///
+///     dinp (N,C)     = dout · weightᵀ        written, or added when `accumulateInput`; skipped when nil
+///     dweight (C,OC) += inpᵀ · dout
+///     dbias (OC)     += Σ over the N rows of dout
+///
+/// dout is (N,OC) with row stride `ldOut` (default OC); inp and dinp are (N,C) with row stride
+/// `ldInp` (default C); weight and dweight are (C,OC) contiguous. With `transposedWeight` the
+/// forward was `out = inp · weightᵀ` (the tied output projection) and weight, dweight are (OC,C):
+/// dinp = dout · weight, dweight += doutᵀ · inp. Strided views let the q, k and v projections read
+/// their (N,C) slices of the (N,3C) dqkv buffer (ldOut = 3C) without copies.
+func matmulBackward(
+    dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+    dout: UnsafePointer<Float>, ldOut: Int? = nil,
+    inp: UnsafePointer<Float>, ldInp: Int? = nil,
+    weight: UnsafePointer<Float>, transposedWeight: Bool = false,
+    N: Int, C: Int, OC: Int, accumulateInput: Bool = false
+) {
+    let ldOut = ldOut ?? OC, ldInp = ldInp ?? C
+    if transposedWeight {
+        if let dinp {
+            matmul(dinp, ldOut: ldInp, dout, lda: ldOut, weight, ldb: C, m: N, n: C, k: OC, accumulate: accumulateInput)
+        }
+        matmul(dweight, ldOut: C, dout, lda: ldOut, transposeA: true, inp, ldb: ldInp, m: OC, n: C, k: N, accumulate: true)
+    } else {
+        if let dinp {
+            matmul(dinp, ldOut: ldInp, dout, lda: ldOut, weight, ldb: OC, transposeB: true, m: N, n: C, k: OC, accumulate: accumulateInput)
+        }
+        matmul(dweight, ldOut: OC, inp, lda: ldInp, transposeA: true, dout, ldb: ldOut, m: C, n: OC, k: N, accumulate: true)
+    }
+    if let dbias {
+        for i in 0..<N {
+            let row = dout + i * ldOut
+            for j in 0..<OC { dbias[j] += row[j] }
+        }
     }
 }

@@ -1,3 +1,5 @@
+import DPBase
+
 /// AdamW (Loshchilov & Hutter): Adam with bias correction and decoupled weight decay, as in
 /// PyTorch's and llm.c's AdamW:
 ///
@@ -10,7 +12,11 @@ public struct AdamW: Sendable, Equatable {
     public var epsilon: Float
     public var weightDecay: Float
 
-    public init(beta1: Float = 0.9, beta2: Float = 0.95, epsilon: Float = 1e-8, weightDecay: Float = 0.1) {
+    /// dptrain's defaults, the ones `TrainingConfig` starts from: β₁ 0.9, β₂ 0.99 (nanoGPT's
+    /// choice for small models; GPT-2 scale runs use 0.95), ε 1e-8, weight decay 0.1.
+    public static let defaults = AdamW(beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1)
+
+    public init(beta1: Float, beta2: Float, epsilon: Float = 1e-8, weightDecay: Float) {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon

@@ -1,3 +1,5 @@
+import DPBase
+
 /// The learning rate per optimizer step, nanoGPT's three cases:
 ///  1. linear warmup: rate(s) = maxLR·s/warmupSteps for 1 ≤ s ≤ warmupSteps (peak at s = warmupSteps);
 ///  2. after totalSteps: minLR;

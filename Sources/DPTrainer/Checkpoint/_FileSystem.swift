@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -15,16 +16,9 @@ enum FileSystem {
         guard fd >= 0 else { throw failure("open", path) }
         var closed = false
         defer { if !closed { _ = close(fd) } }
-        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            var done = 0
-            while done < bytes.count {
-                let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("write", path)
-                }
-                done += n
-            }
+        if let code = data.withUnsafeBytes({ writeAll(fd, $0) }) {
+            errno = code
+            throw failure("write", path)
         }
         guard fsync(fd) == 0 else { throw failure("fsync", path) }
         closed = true

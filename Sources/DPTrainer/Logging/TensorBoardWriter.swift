@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -65,16 +66,9 @@ public final class TensorBoardWriter {
     }
 
     private func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            var done = 0
-            while done < buffer.count {
-                let n = posixWrite(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("write")
-                }
-                done += n
-            }
+        if let code = bytes.withUnsafeBytes({ writeAll(fd, $0) }) {
+            errno = code
+            throw failure("write")
         }
     }
 
@@ -83,7 +77,3 @@ public final class TensorBoardWriter {
     }
 }
 
-/// write(2), named apart from `TensorBoardWriter.write`.
-private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, bytes, count)
-}

@@ -5,7 +5,7 @@
 /// ln(x) for x > 0 from exact arithmetic only: x = m·2ᵉ with m in [√½, √2), then
 /// ln m = 2·atanh(s), s = (m−1)/(m+1), |s| < 0.172, summed until the terms vanish.
 /// Accurate to a few ulp of Double, far below the Float rounding of the samples that use it.
-func portableLog(_ x: Double) -> Double {
+public func portableLog(_ x: Double) -> Double {
     precondition(x > 0, "portableLog needs a positive argument")
     var m = x.significand          // in [1, 2)
     var e = Double(x.exponent)
@@ -26,7 +26,7 @@ func portableLog(_ x: Double) -> Double {
 }
 
 /// cos(x) for 0 ≤ x ≤ π by its Taylor series, summed until the terms vanish. Error ~1e-15.
-func portableCos(_ x: Double) -> Double {
+public func portableCos(_ x: Double) -> Double {
     precondition(x >= 0 && x <= 3.1415926535897936, "portableCos covers [0, π]")
     let x2 = x * x
     var term = 1.0
@@ -43,7 +43,7 @@ func portableCos(_ x: Double) -> Double {
 }
 
 /// baseⁿ for n ≥ 0 by repeated squaring: ⌈log₂ n⌉ products, error a few ulp.
-func portablePower(_ base: Double, _ n: Int) -> Double {
+public func portablePower(_ base: Double, _ n: Int) -> Double {
     precondition(n >= 0, "portablePower needs n ≥ 0")
     var result = 1.0
     var b = base

@@ -1,0 +1,153 @@
+import DPData
+import DPModel
+
+/// The model presets: where a new run's settings start before the config file and the flags.
+public enum Preset: String, Codable, Sendable, CaseIterable {
+    /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim, AdamW.
+    case gpt
+    /// The seed example: 4 words, dim 4, 2 heads, FFN 4→8→4, ReLU, last-token loss, plain SGD.
+    case seed
+}
+
+/// Where a run's tokens come from.
+public struct DataConfig: Codable, Sendable, Equatable {
+    /// `--data`: a text file (tokenized and cached in OUT/cache) or a `dptrain prepare` directory;
+    /// nil: the built-in corpus (the seed preset: the seed example's sentences). Absolute once resolved.
+    public var path: String?
+    /// `--tokenizer` for a text file; nil: a prepared directory's own, else char.
+    public var tokenizer: TokenizerKind?
+    /// `--vocab-size` of the bpe and word tokenizers; nil: their defaults.
+    public var vocabSize: Int?
+
+    public init(path: String? = nil, tokenizer: TokenizerKind? = nil, vocabSize: Int? = nil) {
+        self.path = path
+        self.tokenizer = tokenizer
+        self.vocabSize = vocabSize
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, tokenizer
+        case vocabSize = "vocab_size"
+    }
+}
+
+/// How the ranks share the work.
+public struct ParallelConfig: Codable, Sendable, Equatable {
+    /// ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1
+    /// reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, and an
+    /// all-gather brings the weights back together (optimizer memory ÷ W, same results).
+    public var zeroStage: Int
+    /// BLAS threads per rank; nil: the host's cores divided by the ranks on that host. Not taken
+    /// from a checkpoint: it belongs to the machine, not the run.
+    public var threads: Int?
+
+    public init(zeroStage: Int = 0, threads: Int? = nil) {
+        self.zeroStage = zeroStage
+        self.threads = threads
+    }
+
+    /// What a checkpoint records and a resumed run takes over: all but the threads.
+    public var recorded: ParallelConfig {
+        var parallel = self
+        parallel.threads = nil
+        return parallel
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case zeroStage = "zero"
+        case threads
+    }
+}
+
+/// Every setting of a training run, resolved once (`RunConfig.resolve`) from the preset — or the
+/// checkpoint's settings on `--resume` — then the config file, then the command-line flags, and
+/// validated once. OUT/config.json is this record, and `--config` reads it back.
+///
+/// `model.vocabSize` is 0 until the tokenizer is known (`adoptVocabulary`).
+public struct RunConfig: Codable, Sendable, Equatable {
+    public var preset: Preset
+    public var model: ModelConfig
+    public var training: TrainingConfig
+    public var data: DataConfig
+    public var parallel: ParallelConfig
+    /// The run's directory: metrics.jsonl, checkpoints/, tensorboard/, cache/, config.json.
+    public var out: String
+
+    public init(preset: Preset, model: ModelConfig, training: TrainingConfig, data: DataConfig = DataConfig(),
+                parallel: ParallelConfig = ParallelConfig(), out: String = RunConfig.defaultOut) {
+        self.preset = preset
+        self.model = model
+        self.training = training
+        self.data = data
+        self.parallel = parallel
+        self.out = out
+    }
+
+    public static let defaultOut = "runs/dptrain"
+
+    /// A preset's settings before any file or flag; the model's vocabulary is still unknown (0).
+    public static func defaults(_ preset: Preset) -> RunConfig {
+        switch preset {
+        case .gpt:
+            return RunConfig(preset: .gpt, model: .gpt(vocabSize: 0, context: 64, dim: 128, heads: 4, layers: 4),
+                             training: TrainingConfig())
+        case .seed:
+            return RunConfig(preset: .seed, model: .seed, training: .seedDefaults)
+        }
+    }
+
+    /// The settings a checkpoint was trained with, as the base of a resumed run. Machine-specific
+    /// settings (threads) and OUT are not taken from it.
+    public static func resuming(_ state: CheckpointState) -> RunConfig {
+        var training = state.training
+        training.valFraction = training.valFraction ?? 0.1
+        training.debug = false  // a choice of this invocation, as --debug says
+        return RunConfig(
+            preset: state.model == .seed ? .seed : .gpt, model: state.model, training: training,
+            data: state.dataConfig ?? DataConfig(path: state.dataPath),
+            parallel: state.parallel?.recorded ?? ParallelConfig())
+    }
+}
+
+extension RunConfig {
+    /// Throws a `ConfigError` naming the option, its value and what it is compared with, for the
+    /// first setting that is out of range or contradicts another. A model vocabulary of 0 (not yet
+    /// known) is not checked.
+    public func validate() throws {
+        let m = model
+        for (flag, value, limit) in [("--layers", m.layers, 1024), ("--heads", m.heads, 4096), ("--dim", m.dim, 1 << 16),
+                                     ("--ffn-dim", m.ffnDim, 1 << 18), ("--context", m.context, 1 << 16)]
+        where value < 1 || value > limit {
+            throw ConfigError("\(flag) must be between 1 and \(limit), not \(value).")
+        }
+        if m.dim % m.heads != 0 { throw ConfigError("--heads (\(m.heads)) must divide --dim (\(m.dim)).") }
+        if m.vocabSize != 0 { try m.validate() }
+        if preset == .seed && data.path != nil {
+            throw ConfigError("--preset seed trains on the seed example's own sentences; it takes no --data.")
+        }
+        if let vocabSize = data.vocabSize, vocabSize < 2 || vocabSize > 1 << 24 {
+            throw ConfigError("--vocab-size must be between 2 and 16777216, not \(vocabSize).")
+        }
+        if let fraction = training.valFraction, !(fraction.isFinite && fraction > 0 && fraction < 1) {
+            throw ConfigError("--val-fraction must be between 0 and 1 (exclusive), not \(fraction).")
+        }
+        try training.validate()
+        if parallel.zeroStage != 0 && parallel.zeroStage != 1 {
+            throw ConfigError("--zero must be 0 or 1, not \(parallel.zeroStage).")
+        }
+        if let threads = parallel.threads, threads < 1 || threads > 1024 {
+            throw ConfigError("--threads must be between 1 and 1024, not \(threads).")
+        }
+        if out.isEmpty { throw ConfigError("--out must name a directory, not an empty string.") }
+    }
+
+    /// Sets the model's vocabulary to the tokenizer's once the data is loaded. A vocabulary already
+    /// set (by a checkpoint, or a config file's model.vocab_size: `source` names it) must agree.
+    public mutating func adoptVocabulary(_ size: Int, source: String?) throws {
+        if model.vocabSize != 0 && model.vocabSize != size {
+            throw ConfigError("\(source ?? "the model's vocabulary") is \(model.vocabSize), but the data's tokenizer has \(size) tokens.")
+        }
+        model.vocabSize = size
+        try model.validate()
+    }
+}
