@@ -56,6 +56,8 @@ public final class CollectiveWatchdog: Sendable {
         var waits: [Int: Wait] = [:]
         var nextToken = 0
         var slowestStep = 0.0
+        /// When the monitor thread last looked.
+        var lastCheck: Double?
     }
 
     public let setting: Limit
@@ -152,8 +154,21 @@ public final class CollectiveWatchdog: Sendable {
     }
 
     private func check(now: Double) {
+        // A gap far beyond the monitor's quarter second means this process itself was stopped
+        // (SIGSTOP, a suspended machine): its own waits did not run out meanwhile, so move them on.
+        state.withLock { state in
+            if let last = state.lastCheck, now - last > Self.frozenGap {
+                for (token, wait) in state.waits {
+                    state.waits[token] = Wait(what: wait.what, step: wait.step, since: wait.since + (now - last))
+                }
+            }
+            state.lastCheck = now
+        }
         if let sentence = expired(now: now) { end(sentence) }
     }
+
+    /// Seconds between two looks of the monitor thread that mean the process was frozen.
+    static let frozenGap = 2.0
 
     static func now() -> Double {
         Double(DispatchTime.now().uptimeNanoseconds) / 1e9

@@ -98,6 +98,8 @@ struct TrainingOptions: ParsableArguments {
     var debug = false
     @Option(parsing: .unconditional, help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results). (default: 0)")
     var zero: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("End the job when a step's collective (the gradient all-reduce, …) makes no progress for this long — a stopped rank or a dead network link — naming the step, the collective and the ranks; 0 = never. (default: the larger of \(Int(CollectiveWatchdog.minimumSeconds)) s and \(Int(CollectiveWatchdog.slowestStepMultiple)) × the slowest step so far)", valueName: "seconds"))
+    var collectiveTimeout: Double?
 
     /// The flags given, as settings.
     func add(to layer: inout ConfigLayer) {
@@ -123,6 +125,7 @@ struct TrainingOptions: ParsableArguments {
         layer.flag("training.log_every", logEvery)
         layer.flag("training.debug", debug ? true : nil)
         layer.flag("parallel.zero", zero)
+        layer.flag("parallel.collective_timeout", collectiveTimeout)
     }
 }
 

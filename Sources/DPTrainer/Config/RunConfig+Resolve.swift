@@ -106,6 +106,7 @@ extension RunConfig {
         .optional("data.vocab_size", "--vocab-size", \.data.vocabSize),
         .value("parallel.zero", "--zero", \.parallel.zeroStage),
         .optional("parallel.threads", "--threads", \.parallel.threads),
+        .optional("parallel.collective_timeout", "--collective-timeout", \.parallel.collectiveTimeout),
         .value("out", "--out", \.out),
     ]
 

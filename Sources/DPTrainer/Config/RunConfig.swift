@@ -40,22 +40,30 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
     /// BLAS threads per rank; nil: the host's cores divided by the ranks on that host. Not taken
     /// from a checkpoint: it belongs to the machine, not the run.
     public var threads: Int?
+    /// `--collective-timeout`: seconds a step's collective may make no progress before the job ends
+    /// (`CollectiveWatchdog`); 0 off; nil the default, the larger of 300 s and 10 × the slowest
+    /// step so far. Not taken from a checkpoint: it belongs to the machine and its network.
+    public var collectiveTimeout: Double?
 
-    public init(zeroStage: Int = 0, threads: Int? = nil) {
+    public init(zeroStage: Int = 0, threads: Int? = nil, collectiveTimeout: Double? = nil) {
         self.zeroStage = zeroStage
         self.threads = threads
+        self.collectiveTimeout = collectiveTimeout
     }
 
-    /// What a checkpoint records and a resumed run takes over: all but the threads.
+    /// What a checkpoint records and a resumed run takes over: all but the threads and the
+    /// collective timeout.
     public var recorded: ParallelConfig {
         var parallel = self
         parallel.threads = nil
+        parallel.collectiveTimeout = nil
         return parallel
     }
 
     enum CodingKeys: String, CodingKey {
         case zeroStage = "zero"
         case threads
+        case collectiveTimeout = "collective_timeout"
     }
 }
 
@@ -137,6 +145,9 @@ extension RunConfig {
         }
         if let threads = parallel.threads, threads < 1 || threads > 1024 {
             throw ConfigError("--threads must be between 1 and 1024, not \(threads).")
+        }
+        if let timeout = parallel.collectiveTimeout, !(timeout.isFinite && timeout >= 0 && timeout <= 1e7) {
+            throw ConfigError("--collective-timeout must be 0 (off) or a number of seconds up to 10000000, not \(timeout).")
         }
         if out.isEmpty { throw ConfigError("--out must name a directory, not an empty string.") }
     }
