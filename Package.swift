@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(name: "mpi-probe", dependencies: ["DPComm"]),
 
         // Launching built products (alone or under mpirun) from the tests.
-        .target(name: "DPTestSupport", path: "Tests/DPTestSupport"),
+        .target(name: "DPTestSupport", dependencies: ["DPTrainer"], path: "Tests/DPTestSupport"),
         .testTarget(name: "DPCommTests", dependencies: ["DPComm", "DPTestSupport"]),
         .testTarget(name: "DPBaseTests", dependencies: ["DPBase"]),
         .testTarget(name: "DPModelTests", dependencies: ["DPBase", "DPModel"]),

@@ -9,7 +9,8 @@ extension Model {
     /// `gradientsReady`, when given, reports as backward goes which gradients are done, so that a
     /// caller can start all-reducing them while backward goes on. It is called with strictly
     /// decreasing flat offsets k into `gradients`; after the call with k, `gradients[k..<layout.count]`
-    /// is final: this backward will not write it again. The calls come after the output projection
+    /// is final: this backward neither writes nor reads it again, so another thread may all-reduce
+    /// it in place while backward goes on. The calls come after the output projection
     /// and ln_f (k = the first offset after the last block), after each block, last block first
     /// (k = that block's first offset), and after the embeddings (k = 0, always the last call).
     /// With tied embeddings the output projection also adds into tok_embedding (offset 0), which

@@ -1,18 +1,20 @@
-/// One transformer block, forward and backward side by side (DESIGN.md §2):
-///
-///     x2 = x  + wo · attention(q, k, v),   q, k, v = LN1(x) · wq, wk, wv
-///     x3 = x2 + w2 · act(LN2(x2) · w1 + b1) + b2
-///
-/// without LayerNorm LNi is the identity, without residuals `x +` and `x2 +` are dropped.
-/// `forward` and `forwardCached` run the same `blockForward`; they differ only in where it writes
-/// (`BlockBuffers`) and in which positions attention sees (`BlockAttention`).
-///
-/// Letters: N rows (B·T, or the n new positions of a cache), C dim, F FFN dim.
+// One transformer block, forward and backward side by side (DESIGN.md §2):
+//
+//     x2 = x  + wo · attention(q, k, v),   q, k, v = LN1(x) · wq, wk, wv
+//     x3 = x2 + w2 · act(LN2(x2) · w1 + b1) + b2
+//
+// without LayerNorm LNi is the identity, without residuals `x +` and `x2 +` are dropped.
+// `forward` and `forwardCached` run the same `blockForward`; they differ only in where it writes
+// (`BlockBuffers`) and in which positions attention sees (`BlockAttention`).
+//
+// Letters: N rows (B·T, or the n new positions of a cache), C dim, F FFN dim.
 
 /// Where one block's forward writes, n rows each. `forward` saves every intermediate for the
 /// backward pass (`BlockActivations.buffers`); `forwardCached` points them at the cache's scratch,
 /// shares one buffer between LN1 and LN2 and between the two projections, and updates the
-/// residual stream in place (res2 = res3 = the stream).
+/// residual stream in place (res2 = res3 = the stream). That sharing is safe because every
+/// buffer is read before it is written again; without residuals a block's output stays in the
+/// projection buffer, which the next block reads (LN1 or q, k, v) before wo overwrites it.
 struct BlockBuffers {
     let ln1, ln1Mean, ln1Rstd: UnsafeMutablePointer<Float>    // (N,C), (N), (N)
     let attOut: UnsafeMutablePointer<Float>                   // (N,C) heads concatenated, before wo

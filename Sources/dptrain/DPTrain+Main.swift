@@ -1,4 +1,5 @@
 import ArgumentParser
+import DPComm
 import Foundation
 
 extension DPTrain {
@@ -6,9 +7,7 @@ extension DPTrain {
     /// only (every rank parses the same arguments and reaches the same verdict, before MPI starts);
     /// the other ranks exit with the same status in silence.
     static func mainReportingOnRankZero() {
-        let environment = ProcessInfo.processInfo.environment
-        let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy
-            .compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
+        let rank = Launcher.rank(environment: ProcessInfo.processInfo.environment)
         do {
             var command = try parseAsRoot(normalizingResume(Array(CommandLine.arguments.dropFirst())))
             try command.run()
@@ -16,8 +15,15 @@ extension DPTrain {
             if rank == 0 { FileHandle.standardError.write(Data("dptrain: error: \(failure)\n".utf8)) }
             exitAfterRankZero(rank: rank, code: 64)
         } catch {
-            if rank == 0 { exit(withError: error) }
-            exitAfterRankZero(rank: rank, code: exitCode(for: error).rawValue)
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            if rank == 0 {
+                // The parser's "Error: …" in dptrain's one form, "dptrain: error: …"; its usage lines follow.
+                var text = fullMessage(for: error)
+                if text.hasPrefix("Error: ") { text = "dptrain: error: " + text.dropFirst("Error: ".count) }
+                FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+            }
+            exitAfterRankZero(rank: rank, code: code.rawValue)
         }
     }
 

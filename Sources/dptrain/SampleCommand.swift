@@ -135,45 +135,51 @@ struct Sample: ParsableCommand {
 }
 
 /// Turns tokens into text as they come, for any tokenizer, at a cost per token that does not grow
-/// with what came before: it decodes only the tokens since the last newline token, at most
-/// `lookback` of them, and returns the bytes not yet returned, holding back a trailing U+FFFD (the
-/// start of a character whose other bytes a byte or bpe tokenizer has not produced yet) until
-/// the next token or `finish`.
+/// with what came before: it decodes only the last few tokens of the line (`lookback` of them)
+/// and returns the bytes not yet returned, holding back a trailing U+FFFD (the start of a
+/// character whose other bytes a byte or bpe tokenizer has not produced yet) until the next token
+/// or `finish`.
 ///
 /// Why the tail is enough: decoders only append to the text of earlier tokens, and what a token
 /// adds depends only on a little of what came before it. A newline token resets every decoder
-/// (a complete character; the word tokenizer's spacing and quote pairing restart with the line).
-/// Within a line, byte and bpe text resynchronizes on a character boundary within 4 bytes, and
-/// char tokens stand alone, so 8 tokens of lookback suffice; the word tokenizer pairs quotes
-/// across its whole line, so it looks back up to 4096 tokens (a longer line with an unpaired
-/// quote before the cut may differ from `decode` by one space). The position of the returned
-/// text is tracked from the end of the decoded tail, which cutting the tail's front leaves alone.
+/// (a complete character; the word tokenizer's spacing and quotes restart with the line). Within
+/// a line, byte and bpe text resynchronizes on a character boundary within 4 bytes, char tokens
+/// stand alone, and a word's spacing depends on the word before it and on whether a quote is
+/// open. So the tail keeps the last 8 tokens, and when an odd number of quote tokens was cut off
+/// it starts with one quote token, which keeps the open quote open. What that changes at the
+/// front of the decoded tail has been returned already: the position of the returned text is
+/// tracked from the tail's end.
 struct IncrementalDecoder {
     let tokenizer: any Tokenizer
     /// The most tokens of the line kept before the new one.
-    let lookback: Int
-    /// The tokens since the last newline token, at most `lookback` after `append` returns.
-    private(set) var tail: [Int32] = []
-    /// UTF-8 bytes at the end of decode(tail) not yet returned: 3 (a held-back U+FFFD) or 0.
+    let lookback = 8
+    /// The last tokens since the last newline token, at most `lookback` after `append` returns.
+    private var tail: [Int32] = []
+    /// The tokenizer's token for a double quote, if it has one.
+    private let quote: Int32?
+    /// Whether an odd number of quote tokens of this line was cut off the tail.
+    private var quoteCutOff = false
+    /// UTF-8 bytes at the end of the decoded tail not yet returned: 3 (a held-back U+FFFD) or 0.
     private var heldBack = 0
-    /// decode(tail).utf8.count.
+    /// The decoded tail's UTF-8 byte count.
     private var tailBytes = 0
     /// Tokens passed to `tokenizer.decode` so far: the work this decoder has done, at most
-    /// 2·lookback + 2 per `append`.
+    /// 2·lookback + 4 per `append`.
     private(set) var decodedTokens = 0
 
     /// A decoder whose text so far is `prompt`'s (not returned: the caller prints the prompt).
     init(tokenizer: any Tokenizer, prompt: [Int32]) {
         self.tokenizer = tokenizer
-        lookback = tokenizer.kind == .word ? 4096 : 8
+        let quoteTokens = (try? tokenizer.encode("\"")) ?? []
+        quote = quoteTokens.count == 1 && tokenizer.decode(quoteTokens) == "\"" ? quoteTokens[0] : nil
         for token in prompt { _ = append(token) }
     }
 
     /// The bytes `token` adds to the text.
     mutating func append(_ token: Int32) -> Data {
         tail.append(token)
-        let bytes = decode(tail)
-        // decode(tail) extends the old decode(tail) but for the held-back end, so the text not yet
+        let bytes = decodeTail()
+        // The decoded tail extends the old one but for the held-back end, so the text not yet
         // returned starts heldBack bytes before the old end.
         let start = tailBytes - heldBack
         // An incomplete character at the end decodes to one U+FFFD; earlier ones are final.
@@ -183,10 +189,12 @@ struct IncrementalDecoder {
         heldBack = bytes.count - end
         if heldBack == 0, decode([token]) == [0x0A] {
             tail.removeAll(keepingCapacity: true)
+            quoteCutOff = false
             tailBytes = 0
         } else if tail.count > lookback {
+            for t in tail.prefix(tail.count - lookback) where t == quote { quoteCutOff.toggle() }
             tail.removeFirst(tail.count - lookback)
-            tailBytes = decode(tail).count
+            tailBytes = decodeTail().count
         } else {
             tailBytes = bytes.count
         }
@@ -195,9 +203,14 @@ struct IncrementalDecoder {
 
     /// The rest, incomplete characters as U+FFFD.
     mutating func finish() -> Data {
-        let bytes = decode(tail)
+        let bytes = decodeTail()
         defer { heldBack = 0 }
         return Data(bytes[(bytes.count - heldBack)...])
+    }
+
+    /// The UTF-8 of the tail's text, after a quote token when an odd number of them was cut off.
+    private mutating func decodeTail() -> [UInt8] {
+        decode(quoteCutOff ? [quote!] + tail : tail)
     }
 
     private mutating func decode(_ tokens: [Int32]) -> [UInt8] {

@@ -49,7 +49,7 @@ final class Session {
             comm = try Launcher.communicator(
                 singleProcess: singleProcess, environment: ProcessInfo.processInfo.environment)
         } catch {
-            printError("dptrain: cannot start MPI: \(error)")
+            printError("dptrain: error: cannot start MPI: \(error)")
             exit(1)
         }
         let session = Session(comm: comm, threads: threads)

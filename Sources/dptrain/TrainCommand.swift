@@ -64,10 +64,11 @@ struct Train: ParsableCommand {
                 try MemoryCheck.require(model: config.model, batch: config.training.batch, ranksOnHost: comm.localSize)
             }
 
-            try comm.collectively { try directory?.openLogs(keepingStepsUpTo: restore?.state.step, hostname: comm.hostname) }
             let console = Console(session: session, steps: config.training.steps, debug: config.training.debug, quiet: output.quiet)
             let trainer = try Trainer(
                 comm: comm, config: config, dataset: dataset, directory: directory, restore: restore, emit: console.show)
+            // Only now, with the replica built and the checkpoint applied, is metrics.jsonl cut back or started.
+            try comm.collectively { try directory?.openLogs(keepingStepsUpTo: restore?.state.step, hostname: comm.hostname) }
             try directory?.writeConfig(config)
             try trainer.run(stopAt: output.stopAt)
         }

@@ -104,6 +104,8 @@ struct TrainingOptions: ParsableArguments {
     var bucketMb: Double?
     @Option(help: "none, or bf16: gradients cross the network as bfloat16, summed in float32 at every hop (half the bytes, for slow links). (default: none)")
     var gradCompression: GradientCompression?
+    @Option(parsing: .unconditional, help: ArgumentHelp("End the job when a step's collective (the gradient all-reduce, …) makes no progress for this long — a stopped rank or a dead network link — naming the step, the collective and the ranks; 0 = never. (default: the larger of \(Int(CollectiveWatchdog.minimumSeconds)) s and \(Int(CollectiveWatchdog.slowestStepMultiple)) × the slowest step so far)", valueName: "seconds"))
+    var collectiveTimeout: Double?
 
     /// The flags given, as settings.
     func add(to layer: inout ConfigLayer) {
@@ -131,6 +133,7 @@ struct TrainingOptions: ParsableArguments {
         layer.flag("parallel.zero", zero)
         layer.flag("parallel.bucket_mb", bucketMb)
         layer.flag("parallel.grad_compression", gradCompression)
+        layer.flag("parallel.collective_timeout", collectiveTimeout)
     }
 }
 

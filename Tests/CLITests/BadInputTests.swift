@@ -5,9 +5,8 @@ import Testing
 /// Issue 7: every bad input ends the whole job fast with one line a user can act on.
 ///
 /// Each case runs `mpirun -n 2 dptrain …` and expects: a non-zero exit; exactly one line on
-/// standard error from dptrain (lines starting "dptrain:" or "Error:", the prefixes of dptrain's
-/// own reports and of swift-argument-parser's; mpirun's banners, blank lines and usage lines are
-/// not counted), holding the phrase given; every rank gone within 10 s (mpirun returns only when
+/// standard error from dptrain (lines starting "dptrain:", the prefix of every dptrain report,
+/// swift-argument-parser's included; mpirun's banners, blank lines and usage lines are not counted), holding the phrase given; every rank gone within 10 s (mpirun returns only when
 /// all ranks have ended); and nothing in OUT but logs and the token cache — no checkpoint.
 ///
 /// A case marked `knownIssue` shows a bug not fixed yet: its checks run inside `withKnownIssue`,
@@ -57,6 +56,10 @@ import Testing
         // Output
         Case(name: "--out under a regular file", arguments: { ["train", "--out", try $0.write("file.txt", Data("x".utf8)) + "/out"] }, says: "cannot be created: mkdir"),
         Case(name: "--out naming a regular file", arguments: { ["train", "--out", try $0.write("plain.txt", Data("x".utf8))] }, says: "is a file, not a directory"),
+        Case(name: "OUT/checkpoints a file", arguments: { ["train", "--out", try $0.out(file: "checkpoints")] }, says: "checkpoints is a file, but dptrain writes its checkpoints there as a directory"),
+        Case(name: "OUT/metrics.jsonl a directory", arguments: { ["train", "--out", try $0.out(directory: "metrics.jsonl")] }, says: "metrics.jsonl is a directory, but dptrain writes its metrics there as a file"),
+        Case(name: "OUT/cache a file", arguments: { ["train", "--out", try $0.out(file: "cache")] }, says: "cache is a file, but dptrain writes its token cache there as a directory"),
+        Case(name: "a token cache that does not decode", arguments: { ["train", "--out", try $0.outWithBrokenCache()] }, says: "is a token cache that cannot be read"),
         // Names
         Case(name: "unknown preset", arguments: { _ in ["train", "--preset", "llama"] }, says: "'llama' is invalid for '--preset"),
         Case(name: "unknown tokenizer", arguments: { _ in ["train", "--tokenizer", "sentencepiece"] }, says: "'sentencepiece' is invalid for '--tokenizer"),
@@ -104,6 +107,7 @@ import Testing
             #expect(!result.timedOut, "\(command): still running after 10 s")
             #expect(result.status != 0, "\(command) exited 0: \(result.stdout)")
             let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("dptrain:") || $0.hasPrefix("Error:") }
+            #expect(!lines.contains { $0.hasPrefix("Error:") }, "one prefix, dptrain's: \(result.stderr)")
             if let says = testCase.says {
                 #expect(lines.count == 1 && lines[0].contains(says),
                         "\(command): expected one line saying \"\(says)\", stderr was:\n\(result.stderr)")
@@ -112,7 +116,7 @@ import Testing
             }
             let left = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
             let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path)) ?? []
-            #expect(Set(left).isSubset(of: ["metrics.jsonl", "cache", "tensorboard", "checkpoints"]) && checkpoints.isEmpty,
+            #expect(Set(left).isSubset(of: ["metrics.jsonl", "cache", "tensorboard", "checkpoints", ".lock"]) && checkpoints.isEmpty,
                     "\(command) left \(left) and checkpoints \(checkpoints) in OUT")
         }
         if let issue = testCase.knownIssue {
@@ -192,6 +196,36 @@ extension BadInputTests {
             bytes[bytes.count - 1] ^= 0x01
             try bytes.write(to: file)
             return copy.path
+        }
+
+        /// The case's OUT ("out") holding a file named `name`.
+        func out(file name: String) throws -> String {
+            let out = dir.appendingPathComponent("out")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try Data("x".utf8).write(to: out.appendingPathComponent(name))
+            return out.path
+        }
+
+        /// The case's OUT ("out") holding a directory named `name`.
+        func out(directory name: String) throws -> String {
+            let out = dir.appendingPathComponent("out")
+            try FileManager.default.createDirectory(at: out.appendingPathComponent(name), withIntermediateDirectories: true)
+            return out.path
+        }
+
+        /// The case's OUT ("out") whose token cache of the built-in corpus has a truncated train.bin:
+        /// the cache of a 1-step run, made first with one process.
+        func outWithBrokenCache() throws -> String {
+            let out = dir.appendingPathComponent("out")
+            let made = try Run.process(Run.product("dptrain"), ["train", "--layers", "1", "--dim", "16", "--heads", "2", "--context", "8",
+                                                                "--steps", "1", "--eval-every", "0", "--out", out.path], timeout: 60)
+            guard made.status == 0 else { throw FixtureError("the cache run failed: \(made.stderr)") }
+            for name in ["checkpoints", "config.json"] { try FileManager.default.removeItem(at: out.appendingPathComponent(name)) }
+            let cache = out.appendingPathComponent("cache")
+            guard let folder = try FileManager.default.contentsOfDirectory(atPath: cache.path).first else { throw FixtureError("no cache folder") }
+            let train = cache.appendingPathComponent(folder).appendingPathComponent("train.bin")
+            try Data(try Data(contentsOf: train).prefix(2000)).write(to: train)
+            return out.path
         }
 
         /// A named pipe (FIFO) in the scratch folder.

@@ -161,6 +161,72 @@ import Testing
         #expect(config.contains("\"grad_compression\" : \"bf16\""), "\(config)")
     }
 
+    /// Issue 15 item 1: the veth link goes down after the first checkpoint (a dead switch port).
+    /// Every rank's collective watchdog fires within --collective-timeout, one sentence names the
+    /// step and the collective, every rank is gone within timeout + 30 s, and LATEST still names a
+    /// complete checkpoint.
+    @Test func aLinkDownAfterTheFirstCheckpointEndsEveryRankWithinTheTimeout() throws {
+        try requireNamespaces()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-netns-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let out = work.appendingPathComponent("out")
+        let timeout = 5.0
+        let script = try RunningProcess("/bin/bash", [
+            Self.script, "--dptrain", Run.product("dptrain"), "--work", work.path, "--", "dptrain", "train",
+            "--layers", "1", "--dim", "32", "--heads", "2", "--context", "16", "--batch", "2", "--steps", "1000000",
+            "--log-every", "50", "--eval-every", "0", "--checkpoint-every", "50", "--collective-timeout", "\(Int(timeout))",
+            "--out", out.path,
+        ])
+        let latest = out.appendingPathComponent("checkpoints/LATEST")
+        let deadline = Date().addingTimeInterval(180)
+        while !FileManager.default.fileExists(atPath: latest.path) && script.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        try #require(FileManager.default.fileExists(atPath: latest.path), "no first checkpoint: \(script.stderr)")
+        let suffix = String(script.processIdentifier)
+        let (namespaceA, namespaceB, vethA) = ("dpt-a-\(suffix)", "dpt-b-\(suffix)", "dpta-\(suffix)")
+        let ip = Run.which("ip") ?? "/usr/sbin/ip"
+        let ranksBefore = try dptrainProcesses(in: [namespaceA, namespaceB], ip: ip)
+        #expect(ranksBefore.count == 4, "4 ranks before the link goes down: \(ranksBefore)")
+
+        let down = try Run.process(ip, ["-n", namespaceA, "link", "set", vethA, "down"], timeout: 20)
+        try #require(down.status == 0, "ip link set down: \(down.stderr)")
+        let cut = Date()
+        var left = ranksBefore
+        while !left.isEmpty && Date().timeIntervalSince(cut) < timeout + 30 {
+            Thread.sleep(forTimeInterval: 0.5)
+            left = try dptrainProcesses(in: [namespaceA, namespaceB], ip: ip).filter { ranksBefore.contains($0) }
+        }
+        let seconds = Date().timeIntervalSince(cut)
+        #expect(left.isEmpty, "every rank gone within \(Int(timeout)) + 30 s; still running after \(Int(seconds)) s: \(left)")
+        // mpirun itself may wait on its daemon across the dead link; the script's clean-up ends it.
+        if script.isRunning { kill(script.processIdentifier, SIGTERM) }
+        let result = script.wait(timeout: 30)
+        let sentences = result.stderr.split(separator: "\n").filter { $0.contains("made no progress for") }
+        #expect(!sentences.isEmpty, "the watchdog's sentence: \(result.stderr)")
+        #expect(sentences.first?.contains("(--collective-timeout \(Int(timeout)) s)") == true, "\(result.stderr)")
+        #expect(sentences.first?.contains("have not answered") == true || sentences.first?.contains("has not answered") == true, "\(result.stderr)")
+
+        // LATEST names a checkpoint that verifies.
+        let inspect = try Run.process(Run.product("dptrain"), ["inspect", out.path], timeout: 60)
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(Set(try existingNamespaces()).isDisjoint(with: [namespaceA, namespaceB]), "namespaces removed")
+    }
+
+    /// The pids of the dptrain processes in `namespaces`.
+    func dptrainProcesses(in namespaces: [String], ip: String) throws -> Set<Int32> {
+        var pids = Set<Int32>()
+        for namespace in namespaces {
+            let listed = try Run.process(ip, ["netns", "pids", namespace], timeout: 20)
+            for pid in listed.lines.compactMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }) {
+                let name = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                if name == "dptrain" { pids.insert(pid) }
+            }
+        }
+        return pids
+    }
+
     /// |a − b| ≤ 1e-5 · max(|a|, |b|).
     func isClose(_ a: Double, _ b: Double) -> Bool {
         abs(a - b) <= 1e-5 * max(abs(a), abs(b))

@@ -110,11 +110,16 @@ public final class RunningProcess: @unchecked Sendable {
     private var exitStatus: Int32?
 
     /// Starts `mpirun -n ranks --oversubscribe executable arguments…` in the background.
-    public init(mpirun ranks: Int, _ executable: String, _ arguments: [String]) throws {
+    public convenience init(mpirun ranks: Int, _ executable: String, _ arguments: [String]) throws {
+        let mpirun = Run.which("mpirun") ?? "/usr/bin/mpirun"
+        try self.init(mpirun, ["-n", String(ranks), "--oversubscribe", "--bind-to", "none", executable] + arguments)
+    }
+
+    /// Starts `executable arguments…` (a full path) in the background.
+    public init(_ executable: String, _ arguments: [String]) throws {
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-bg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let mpirun = Run.which("mpirun") ?? "/usr/bin/mpirun"
-        let argv = [mpirun, "-n", String(ranks), "--oversubscribe", "--bind-to", "none", executable] + arguments
+        let argv = [executable] + arguments
         var env = ProcessInfo.processInfo.environment
         for key in env.keys where key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") || key.hasPrefix("PMI_") {
             env[key] = nil
@@ -142,7 +147,7 @@ public final class RunningProcess: @unchecked Sendable {
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
         var pid: pid_t = 0
-        let code = posix_spawn(&pid, mpirun, &actions, &attributes, cArgs, cEnv)
+        let code = posix_spawn(&pid, executable, &actions, &attributes, cArgs, cEnv)
         guard code == 0 else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EINVAL) }
         processIdentifier = pid
     }

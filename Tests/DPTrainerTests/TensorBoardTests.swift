@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DPTestSupport
 @testable import DPTrainer
 
 /// A fresh temporary folder, removed by the caller.

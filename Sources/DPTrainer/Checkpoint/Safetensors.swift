@@ -143,23 +143,13 @@ public enum Safetensors {
         return SafetensorsFile(metadata: parsed.metadata, names: order.map(\.name), entries: tensors, data: data)
     }
 
-    /// A JSON string literal for `s`: quotes, backslashes and control characters escaped.
+    /// A JSON string literal for `s`, as JSONEncoder writes one (quotes, backslashes and control
+    /// characters escaped; slashes left as they are).
     static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Encoding a String cannot fail.
+        return String(decoding: try! encoder.encode(s), as: UTF8.self)
     }
 }
 

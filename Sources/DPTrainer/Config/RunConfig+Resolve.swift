@@ -109,6 +109,7 @@ extension RunConfig {
         .optional("parallel.threads", "--threads", \.parallel.threads),
         .value("parallel.bucket_mb", "--bucket-mb", \.parallel.bucketMB),
         .value("parallel.grad_compression", "--grad-compression", \.parallel.gradientCompression),
+        .optional("parallel.collective_timeout", "--collective-timeout", \.parallel.collectiveTimeout),
         .value("out", "--out", \.out),
     ]
 

@@ -47,12 +47,18 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
     public var bucketMB: Double
     /// `--grad-compression`: how gradients cross the network (see `GradientCompression`).
     public var gradientCompression: GradientCompression
+    /// `--collective-timeout`: seconds a step's collective may make no progress before the job ends
+    /// (`CollectiveWatchdog`); 0 off; nil the default, the larger of 300 s and 10 × the slowest
+    /// step so far. Not taken from a checkpoint: it belongs to the machine and its network.
+    public var collectiveTimeout: Double?
 
-    public init(zeroStage: Int = 0, threads: Int? = nil, bucketMB: Double = 25, gradientCompression: GradientCompression = .none) {
+    public init(zeroStage: Int = 0, threads: Int? = nil, bucketMB: Double = 25, gradientCompression: GradientCompression = .none,
+                collectiveTimeout: Double? = nil) {
         self.zeroStage = zeroStage
         self.threads = threads
         self.bucketMB = bucketMB
         self.gradientCompression = gradientCompression
+        self.collectiveTimeout = collectiveTimeout
     }
 
     /// Checkpoints and config files written before the bucket settings existed lack them: the
@@ -63,15 +69,18 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
         bucketMB = try c.decodeIfPresent(Double.self, forKey: .bucketMB) ?? 25
         gradientCompression = try c.decodeIfPresent(GradientCompression.self, forKey: .gradientCompression) ?? .none
+        collectiveTimeout = try c.decodeIfPresent(Double.self, forKey: .collectiveTimeout)
     }
 
     /// Floats per bucket (0: one bucket of everything).
     public var bucketElements: Int { Int((bucketMB * 262_144).rounded()) }
 
-    /// What a checkpoint records and a resumed run takes over: all but the threads.
+    /// What a checkpoint records and a resumed run takes over: all but the threads and the
+    /// collective timeout.
     public var recorded: ParallelConfig {
         var parallel = self
         parallel.threads = nil
+        parallel.collectiveTimeout = nil
         return parallel
     }
 
@@ -80,6 +89,7 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
         case threads
         case bucketMB = "bucket_mb"
         case gradientCompression = "grad_compression"
+        case collectiveTimeout = "collective_timeout"
     }
 }
 
@@ -164,6 +174,9 @@ extension RunConfig {
         }
         if let threads = parallel.threads, threads < 1 || threads > 1024 {
             throw ConfigError("--threads must be between 1 and 1024, not \(threads).")
+        }
+        if let timeout = parallel.collectiveTimeout, !(timeout.isFinite && timeout >= 0 && timeout <= 1e7) {
+            throw ConfigError("--collective-timeout must be 0 (off) or a number of seconds up to 10000000, not \(timeout).")
         }
         if out.isEmpty { throw ConfigError("--out must name a directory, not an empty string.") }
     }

@@ -8,7 +8,7 @@ public struct TensorBoardError: Error, CustomStringConvertible, Equatable {
     /// The byte offset of the damaged record, when reading.
     public let offset: Int?
 
-    init(_ description: String, offset: Int? = nil) {
+    public init(_ description: String, offset: Int? = nil) {
         self.description = description
         self.offset = offset
     }

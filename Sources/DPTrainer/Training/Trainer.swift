@@ -34,6 +34,9 @@ public final class Trainer {
     let faults = (perturbReplica: TestFault.perturbReplica.isArmed(), failCheckpointWrite: TestFault.failCheckpointWrite.isArmed())
     /// The sgemm rate of the whole job, in FLOP/s, measured at start-up (MFU's denominator).
     let peakFLOPS: Double
+    /// Ends the job when a step's collective makes no progress for --collective-timeout; nil for
+    /// one rank.
+    let watchdog: CollectiveWatchdog?
 
     let tokens: UnsafeMutableBufferPointer<Int32>
     let targets: UnsafeMutableBufferPointer<Int32>
@@ -57,7 +60,7 @@ public final class Trainer {
     ///
     /// - Parameters:
     ///   - config: the run, resolved and validated (`RunConfig.resolve`, `adoptVocabulary`).
-    ///   - directory: OUT on rank 0 with its logs open (`RunDirectory.prepare`, `openLogs`); nil on
+    ///   - directory: OUT on rank 0 (`RunDirectory.prepare`; its logs are opened before `run`); nil on
     ///     the other ranks, and everywhere for a benchmark (then only `benchmark` is meaningful).
     ///   - restore: a checkpoint to continue from, or nil for a new run.
     public init(
@@ -72,6 +75,8 @@ public final class Trainer {
         let training = config.training
         schedule = training.learningRateSchedule
         peakFLOPS = try Self.measureRoof(comm: comm)
+        watchdog = comm.size == 1 ? nil : CollectiveWatchdog(
+            limit: .init(setting: config.parallel.collectiveTimeout), rank: comm.rank, hosts: try comm.allGather(string: comm.hostname))
 
         let rank = comm.rank, W = comm.size
         (model, sampler, evalReader) = try comm.collectively {
@@ -133,6 +138,7 @@ public final class Trainer {
             let result = try trainStep()
             interval.steps += 1
             interval.seconds += now() - stepStart
+            watchdog?.stepTook(now() - stepStart)
 
             if step % config.logEvery == 0 || step == last {
                 let secondsPerStep = interval.seconds / Double(interval.steps)
@@ -157,7 +163,7 @@ public final class Trainer {
                     emit(.evaluated(step: step, valLoss: valLoss))
                 }
             }
-            let signal = try comm.max(Int64(StopSignal.pending))
+            let signal = try watched("stop-signal check (MPI_Allreduce)", step: step) { try comm.max(Int64(StopSignal.pending)) }
             if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || step == last || signal != 0 {
                 try saveCheckpoint(elapsed: elapsedBefore + now() - start)
             }
@@ -188,15 +194,17 @@ public final class Trainer {
         // with it, --debug does not look for a non-finite gradient before the reduction: the check
         // of the reduced loss and norm below names the first non-finite tensor on every rank.
         if let exchange {
-            let times = try exchange.finish()
+            let times = try watched("gradient exchange (bucketed ring)", step: step + 1) { try exchange.finish() }
             phases.allReduce = times.exposed
             phases.exchangeBusy = times.busy
         } else if config.debug { try checkLocalFinite(loss: localLoss) }
 
         if zeroStage == 1 { return try finishShardedStep(localLoss: localLoss, phases: phases) }
         var mark = now()
-        if exchange == nil { try comm.allReduceSum(model.gradients) }
-        let loss = try comm.sum(localLoss) / Double(W * A)
+        if exchange == nil {
+            try watched("gradient all-reduce (MPI_Allreduce)", step: step + 1) { try comm.allReduceSum(model.gradients) }
+        }
+        let loss = try watched("loss sum (MPI_Allreduce)", step: step + 1) { try comm.sum(localLoss) } / Double(W * A)
         phases.allReduce += now() - mark
 
         mark = now()
@@ -229,14 +237,17 @@ public final class Trainer {
         var phases = phases
         var mark = now()
         if exchange == nil {
-            try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
+            try watched("gradient reduce-scatter (MPI_Reduce_scatter)", step: step + 1) {
+                try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
+            }
         }
-        let loss = try comm.sum(localLoss) / Double(W * A)
+        let loss = try watched("loss sum (MPI_Allreduce)", step: step + 1) { try comm.sum(localLoss) } / Double(W * A)
         phases.allReduce += now() - mark
 
         mark = now()
         let mean = 1 / Float(W * A)
-        let norm = Float(try comm.sum(sumOfSquares(UnsafeBufferPointer(gradientShard))).squareRoot()) * mean
+        let squares = sumOfSquares(UnsafeBufferPointer(gradientShard))
+        let norm = Float(try watched("gradient-norm sum (MPI_Allreduce)", step: step + 1) { try comm.sum(squares) }.squareRoot()) * mean
         guard loss.isFinite, norm.isFinite else {
             // Each rank knows its shard; the lowest rank's first bad tensor is the one named.
             let local = model.layout.tensors.first { spec in
@@ -252,8 +263,10 @@ public final class Trainer {
         phases.update = now() - mark
 
         mark = now()
-        if let exchange { try exchange.allGather(model.parameters) } else {
-            try comm.allGather(inPlace: model.parameters, counts: optimizer.counts)
+        if let exchange {
+            try watched("weight all-gather (bucketed ring)", step: step + 1) { try exchange.allGather(model.parameters) }
+        } else {
+            try watched("weight all-gather (MPI_Allgatherv)", step: step + 1) { try comm.allGather(inPlace: model.parameters, counts: optimizer.counts) }
         }
         phases.allReduce += now() - mark
 
@@ -276,7 +289,13 @@ public final class Trainer {
             sum += Double(model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets),
                                         batch: config.batch, time: model.config.context))
         }
-        return try comm.sum(sum) / Double(comm.size * batches)
+        return try watched("val-loss sum (MPI_Allreduce)", step: step) { try comm.sum(sum) } / Double(comm.size * batches)
+    }
+
+    /// Runs the collective `body` with the watchdog armed: "step N's `what` made no progress …".
+    func watched<T>(_ what: String, step: Int, _ body: () throws -> T) throws -> T {
+        guard let watchdog else { return try body() }
+        return try watchdog.guarding(what, step: step, body)
     }
 
     func banner() throws -> Banner {

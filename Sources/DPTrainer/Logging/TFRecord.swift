@@ -6,7 +6,7 @@
 ///     uint32 masked_crc32c(data)
 ///
 /// so a reader can find every record boundary and detect any damaged byte.
-enum TFRecord {
+public enum TFRecord {
     /// Framing overhead per record: 8 + 4 before the data, 4 after.
     static let overhead = 16
 
@@ -26,7 +26,7 @@ enum TFRecord {
     /// - Returns: each record's data with the byte offset where its frame starts.
     /// - Throws: `TensorBoardError` (description prefixed with `name`) naming the offset of the
     ///   first record that is truncated or fails a checksum.
-    static func records(in bytes: [UInt8], name: String) throws(TensorBoardError) -> [(offset: Int, data: ArraySlice<UInt8>)] {
+    public static func records(in bytes: [UInt8], name: String) throws(TensorBoardError) -> [(offset: Int, data: ArraySlice<UInt8>)] {
         var records: [(offset: Int, data: ArraySlice<UInt8>)] = []
         var offset = 0
         while offset < bytes.count {

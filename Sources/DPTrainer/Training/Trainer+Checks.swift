@@ -7,8 +7,10 @@ extension Trainer {
     func checkReplicasAgree() throws {
         let mine = Int64(bitPattern: weightHash(UnsafeBufferPointer(model.parameters)))
         var all = [Int64](repeating: 0, count: comm.size)
-        try [mine].withUnsafeBufferPointer { local in
-            try all.withUnsafeMutableBufferPointer { try comm.allGather(local, into: $0) }
+        try watched("weight-hash check (MPI_Allgather)", step: step) {
+            try [mine].withUnsafeBufferPointer { local in
+                try all.withUnsafeMutableBufferPointer { try comm.allGather(local, into: $0) }
+            }
         }
         let differing = all.indices.filter { all[$0] != all[0] }
         guard !differing.isEmpty else { return }

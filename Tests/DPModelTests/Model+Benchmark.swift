@@ -1,11 +1,12 @@
 import DPBase
 import Foundation
+@testable import DPModel
 
 /// The time one training step took: wall clock, and CPU time of the calling thread (which is all
 /// of the work when BLAS runs on one thread, and is not inflated by other processes on the machine).
-public struct StepTiming: Sendable {
-    public var wallSeconds: Double
-    public var threadCPUSeconds: Double
+struct StepTiming: Sendable {
+    var wallSeconds: Double
+    var threadCPUSeconds: Double
 }
 
 extension Model {
@@ -15,7 +16,7 @@ extension Model {
     ///
     /// nanoGPT's CPU configuration, the reference point of the project:
     /// `Model.benchmark(config: .gpt(vocabSize: 65, context: 64, dim: 128, heads: 4, layers: 4), batch: 12)`.
-    public static func benchmark(config: ModelConfig, batch B: Int, steps: Int = 50, warmup: Int = 5, seed: UInt64 = 1) throws -> [StepTiming] {
+    static func benchmark(config: ModelConfig, batch B: Int, steps: Int = 50, warmup: Int = 5, seed: UInt64 = 1) throws -> [StepTiming] {
         let model = try Model(config: config, maxBatch: B)
         model.initializeParameters(seed: seed)
         let T = config.context

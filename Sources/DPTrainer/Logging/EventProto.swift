@@ -5,21 +5,21 @@
 ///                       oneof what { string file_version = 3; Summary summary = 5; … } }
 ///     message Summary { repeated Value value = 1; }
 ///     message Value   { string tag = 1; oneof value { float simple_value = 2; … } }
-enum EventProto {
-    enum Event {
-        static let wallTime = 1
-        static let step = 2
-        static let fileVersion = 3
-        static let summary = 5
+public enum EventProto {
+    public enum Event {
+        public static let wallTime = 1
+        public static let step = 2
+        public static let fileVersion = 3
+        public static let summary = 5
     }
 
-    enum Summary {
-        static let value = 1
+    public enum Summary {
+        public static let value = 1
     }
 
-    enum Value {
-        static let tag = 1
-        static let simpleValue = 2
+    public enum Value {
+        public static let tag = 1
+        public static let simpleValue = 2
     }
 
     /// The version string of the first event of a file; TensorBoard expects "brain.Event:2".

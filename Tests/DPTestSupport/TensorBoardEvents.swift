@@ -1,6 +1,7 @@
 import Foundation
+import DPTrainer
 
-/// Reads TensorBoard event files back, for tests and for inspecting a run.
+/// Reads TensorBoard event files back, so that the tests can check what TensorBoardWriter wrote.
 public enum TensorBoardEvents {
     /// Decodes every record of an event file, verifying both checksums of each.
     ///
