@@ -199,24 +199,56 @@ public final class Trainer {
             phases.exchangeBusy = times.busy
         } else if config.debug { try checkLocalFinite(loss: localLoss) }
 
-        if zeroStage == 1 { return try finishShardedStep(localLoss: localLoss, phases: phases) }
+        return try finishStep(localLoss: localLoss, phases: phases)
+    }
+
+    /// The end of a step after the micro-steps, for ZeRO-0 and ZeRO-1 alike: the reduction of the
+    /// gradients (all-reduced, or with ZeRO-1 reduce-scattered so that each rank holds the sum of
+    /// its shard) unless the exchange has done it, the global norm, the clip and the update of the
+    /// weights this rank owns, then (ZeRO-1) the all-gather of the weights. The phases count every
+    /// collective as all-reduce.
+    func finishStep(localLoss: Double, phases: PhaseTimes) throws -> (loss: Double, lr: Float, gradNorm: Float, phases: PhaseTimes) {
+        let (W, A) = (comm.size, config.gradAccum)
+        let sharded = zeroStage == 1
+        var phases = phases
         var mark = now()
         if exchange == nil {
-            try watched("gradient all-reduce (MPI_Allreduce)", step: step + 1) { try comm.allReduceSum(model.gradients) }
+            if sharded {
+                try watched("gradient reduce-scatter (MPI_Reduce_scatter)", step: step + 1) {
+                    try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
+                }
+            } else {
+                try watched("gradient all-reduce (MPI_Allreduce)", step: step + 1) { try comm.allReduceSum(model.gradients) }
+            }
         }
         let loss = try watched("loss sum (MPI_Allreduce)", step: step + 1) { try comm.sum(localLoss) } / Double(W * A)
         phases.allReduce += now() - mark
 
         mark = now()
-        // The mean gradient is sum/(W·A); the scale and the clip are folded into the update.
+        // The mean gradient is sum/(W·A); the scale and the clip are folded into the update. The
+        // norm is over every gradient: this rank's all of them, or with ZeRO-1 every shard's.
         let mean = 1 / Float(W * A)
-        let norm = Float(sumOfSquares(UnsafeBufferPointer(model.gradients)).squareRoot()) * mean
-        guard loss.isFinite, norm.isFinite else { throw NonFiniteError(step: step + 1, loss: loss, tensor: firstNonFiniteGradient()) }
+        let reduced = UnsafeBufferPointer(sharded ? gradientShard : model.gradients)
+        var squares = sumOfSquares(reduced)
+        if sharded { squares = try watched("gradient-norm sum (MPI_Allreduce)", step: step + 1) { try comm.sum(squares) } }
+        let norm = Float(squares.squareRoot()) * mean
+        guard loss.isFinite, norm.isFinite else {
+            throw NonFiniteError(step: step + 1, loss: loss, tensor: try firstNonFiniteReducedGradient())
+        }
         let lr = schedule.rate(atStep: step + 1)
-        optimizer.update(model: model, gradients: UnsafeBufferPointer(model.gradients), learningRate: lr, step: step + 1,
-                         gradientScale: mean * clipFactor(norm: norm))
+        optimizer.update(model: model, gradients: sharded ? UnsafeBufferPointer(optimizer.byParameterIndex(gradientShard)) : reduced,
+                         learningRate: lr, step: step + 1, gradientScale: mean * clipFactor(norm: norm))
         phases.update = now() - mark
 
+        if sharded {
+            mark = now()
+            if let exchange {
+                try watched("weight all-gather (bucketed ring)", step: step + 1) { try exchange.allGather(model.parameters) }
+            } else {
+                try watched("weight all-gather (MPI_Allgatherv)", step: step + 1) { try comm.allGather(inPlace: model.parameters, counts: optimizer.counts) }
+            }
+            phases.allReduce += now() - mark
+        }
         step += 1
         tokensSeen += tokensPerStep
         return (loss, lr, norm, phases)
@@ -227,52 +259,15 @@ public final class Trainer {
         config.clip > 0 && norm > config.clip ? config.clip / norm : 1
     }
 
-    /// ZeRO-1's end of a step, after the micro-steps: reduce-scatter of the gradients, the global
-    /// norm from every shard's sum of squares, clip and update of this rank's shard, all-gather of
-    /// the weights. The phases count both collectives as all-reduce.
-    func finishShardedStep(localLoss: Double, phases: PhaseTimes) throws
-        -> (loss: Double, lr: Float, gradNorm: Float, phases: PhaseTimes) {
-        let (W, A) = (comm.size, config.gradAccum)
+    /// The first tensor whose reduced gradient is not finite. With ZeRO-1 each rank knows its
+    /// shard, and the lowest rank's first bad tensor is the one named (collective).
+    func firstNonFiniteReducedGradient() throws -> String? {
+        guard zeroStage == 1 else { return firstNonFiniteGradient() }
         let shard = optimizer.shard
-        var phases = phases
-        var mark = now()
-        if exchange == nil {
-            try watched("gradient reduce-scatter (MPI_Reduce_scatter)", step: step + 1) {
-                try comm.reduceScatterSum(UnsafeBufferPointer(model.gradients), into: gradientShard, counts: optimizer.counts)
-            }
-        }
-        let loss = try watched("loss sum (MPI_Allreduce)", step: step + 1) { try comm.sum(localLoss) } / Double(W * A)
-        phases.allReduce += now() - mark
-
-        mark = now()
-        let mean = 1 / Float(W * A)
-        let squares = sumOfSquares(UnsafeBufferPointer(gradientShard))
-        let norm = Float(try watched("gradient-norm sum (MPI_Allreduce)", step: step + 1) { try comm.sum(squares) }.squareRoot()) * mean
-        guard loss.isFinite, norm.isFinite else {
-            // Each rank knows its shard; the lowest rank's first bad tensor is the one named.
-            let local = model.layout.tensors.first { spec in
-                let part = spec.range.clamped(to: shard)
-                return part.contains { !gradientShard[$0 - shard.lowerBound].isFinite }
-            }?.name
-            let names = try comm.allGather(string: local ?? "")
-            throw NonFiniteError(step: step + 1, loss: loss, tensor: names.first { !$0.isEmpty })
-        }
-        let lr = schedule.rate(atStep: step + 1)
-        optimizer.update(model: model, gradients: UnsafeBufferPointer(optimizer.byParameterIndex(gradientShard)),
-                         learningRate: lr, step: step + 1, gradientScale: mean * clipFactor(norm: norm))
-        phases.update = now() - mark
-
-        mark = now()
-        if let exchange {
-            try watched("weight all-gather (bucketed ring)", step: step + 1) { try exchange.allGather(model.parameters) }
-        } else {
-            try watched("weight all-gather (MPI_Allgatherv)", step: step + 1) { try comm.allGather(inPlace: model.parameters, counts: optimizer.counts) }
-        }
-        phases.allReduce += now() - mark
-
-        step += 1
-        tokensSeen += tokensPerStep
-        return (loss, lr, norm, phases)
+        let local = model.layout.tensors.first { spec in
+            spec.range.clamped(to: shard).contains { !gradientShard[$0 - shard.lowerBound].isFinite }
+        }?.name
+        return try comm.allGather(string: local ?? "").first { !$0.isEmpty }
     }
 
     /// The mean loss over up to --eval-batches global batches of the val split, or nil when the
