@@ -32,11 +32,13 @@ public final class Model {
     /// (B, T) of the last forward, 0 when there is none to backpropagate.
     private var lastBatch = 0
     private var lastTime = 0
+    /// The positions the last forward's loss averaged over (`config.loss`, or `.last` for `explain`).
+    private var lastLoss = LossMode.all
 
-    /// (B, T) of the forward that `backward` undoes.
-    func backwardShape() -> (Int, Int) {
+    /// (B, T) and the loss positions of the forward that `backward` undoes.
+    func backwardShape() -> (Int, Int, LossMode) {
         if lastBatch == 0 { fatalError("Model.backward needs a forward(tokens:targets:) first") }
-        return (lastBatch, lastTime)
+        return (lastBatch, lastTime, lastLoss)
     }
 
     /// Validates the config and allocates parameters (zero until `initializeParameters`),
@@ -115,12 +117,18 @@ public final class Model {
     /// (B,T): over all B·T positions, or over the B last positions for `LossMode.last`.
     /// B ≤ maxBatch, T ≤ context, tokens and targets in 0..<V. Saves what `backward` needs.
     public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> Float {
+        forward(tokens: tokens, targets: targets, batch: B, time: T, loss: config.loss)
+    }
+
+    /// `forward` with the loss over the positions `loss` names rather than `config.loss`'s
+    /// (`explain` takes the last position's loss of any model); `backward` follows it.
+    func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int, loss: LossMode) -> Float {
         checkShape(B, T, tokens)
         checkTokens(targets, count: B * T, what: "target")
         let V = config.vocabSize
         let x = forwardToFinalHidden(B: B, T: T, training: true)
         let N: Int
-        switch config.loss {
+        switch loss {
         case .all:
             N = B * T
             acts.lossTargets.update(from: targets.baseAddress!, count: N)
@@ -133,6 +141,7 @@ public final class Model {
         }
         lastBatch = B
         lastTime = T
+        lastLoss = loss
         return crossEntropyForward(probs: acts.probs, logits: acts.logits, targets: acts.lossTargets, N: N, V: V)
     }
 
