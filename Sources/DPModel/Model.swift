@@ -24,6 +24,9 @@ public final class Model {
     public let gradients: UnsafeMutableBufferPointer<Float>
 
     let weights: ModelTensors
+    /// The position rows (context,C) the embedding adds: the learned pos_embedding, the fixed
+    /// sinusoidal table (owned here, not a parameter), or nil without positions.
+    let positionTable: UnsafeMutablePointer<Float>?
     let grads: ModelTensors
     let acts: ActivationBuffers
     /// The offsets `backward(gradientsReady:)` reports: where each block's tensors start, and where
@@ -59,6 +62,14 @@ public final class Model {
         weights = ModelTensors(layout: layout, layers: config.layers, base: parameters.baseAddress!)
         grads = ModelTensors(layout: layout, layers: config.layers, base: gradients.baseAddress!)
         acts = ActivationBuffers(config: config, maxBatch: maxBatch)
+        switch config.positions {
+        case .learned: positionTable = weights.posEmbedding
+        case .none: positionTable = nil
+        case .sinusoidal:
+            let table = UnsafeMutablePointer<Float>.allocate(capacity: config.context * config.dim)
+            sinusoidalPositions(table, T: config.context, C: config.dim)
+            positionTable = table
+        }
         backwardFrontiers = Self.frontiers(layout, layers: config.layers)
     }
 
@@ -76,6 +87,7 @@ public final class Model {
         UnsafeMutableRawPointer(parameters.baseAddress!).deallocate()
         UnsafeMutableRawPointer(gradients.baseAddress!).deallocate()
         acts.deallocate()
+        if config.positions == .sinusoidal { positionTable?.deallocate() }
     }
 
     /// Sets every tensor from its `TensorSpec.initializer`: normal(0, 0.02) for matrices and
@@ -159,7 +171,7 @@ public final class Model {
     /// `training` also saves what only the backward pass needs (GELU's slope).
     private func forwardToFinalHidden(B: Int, T: Int, training: Bool) -> UnsafeMutablePointer<Float> {
         let w = weights
-        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: w.posEmbedding,
+        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: positionTable,
                          B: B, T: T, C: config.dim)
         var x = acts.encoded
         for (l, a) in acts.blocks.enumerated() {

@@ -44,7 +44,7 @@ public struct ParameterLayout: Sendable, Equatable {
             entries.append(Entry(name: name, shape: shape, initializer: initializer, decay: decay))
         }
         add("tok_embedding", [V, C], .normal(std: std), decay: true)
-        if config.learnedPositions { add("pos_embedding", [T, C], .normal(std: std), decay: true) }
+        if config.positions == .learned { add("pos_embedding", [T, C], .normal(std: std), decay: true) }
         for i in 0..<L {
             let p = "blocks.\(i)."
             if config.layerNorm {

@@ -167,7 +167,7 @@ struct ExplainReport {
         out += section("Embedding rows E[tokens]", e.tokenEmbedding, labels: rows)
         if let positions = e.positions {
             out += section("Positions", positions, labels: (0..<T).map { "pos \($0)" },
-                           note: config.learnedPositions ? "learned pos_embedding rows" : "fixed sin/cos table")
+                           note: config.positions == .sinusoidal ? "the fixed sin/cos table" : "learned pos_embedding rows")
         }
         out += section("X = E[tokens]" + (e.positions == nil ? "" : " + positions"), e.x, labels: rows,
                        note: "tokens × dim")

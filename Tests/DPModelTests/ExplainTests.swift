@@ -29,6 +29,7 @@ let explainCases: [ExplainCase] = [
     ExplainCase(name: "seed example, one token", config: .seed, tokens: [2], target: 0, seedWeights: true),
     ExplainCase(name: "gpt untied, 2 layers", config: gptConfig(tied: false, layers: 2), tokens: [3, 1, 4, 1, 5], target: 2),
     ExplainCase(name: "gpt tied, 1 layer", config: gptConfig(tied: true, layers: 1), tokens: [6, 0, 2], target: 6),
+    ExplainCase(name: "gpt untied, sinusoidal positions", config: gptConfig(tied: false, layers: 1).with(positions: .sinusoidal), tokens: [1, 2, 3, 4], target: 0),
 ]
 
 /// A model of `c` with its parameters set.
@@ -104,9 +105,15 @@ func explainFollowsTheModelsForward(_ c: ExplainCase) throws {
     let embedded = c.tokens.map { t in (0..<C).map { Double(table[Int(t) * C + $0]) } }
     expectClose(e.tokenEmbedding, embedded, "E[tokens]")
     var x = embedded
-    if let pos = model.parameter("pos_embedding") {
-        x = x.enumerated().map { t, row in row.enumerated().map { $1 + Double(pos[t * C + $0]) } }
-        expectClose(e.positions, (0..<T).map { t in (0..<C).map { Double(pos[t * C + $0]) } }, "positions")
+    if config.positions != .none {
+        // Learned: pos_embedding's rows; sinusoidal: sin/cos(t / 10000^(2i/C)) in Double.
+        let pos: [[Double]] = (0..<T).map { t in (0..<C).map { j in
+            if let learned = model.parameter("pos_embedding") { return Double(learned[t * C + j]) }
+            let angle = Double(t) / pow(10000, Double(2 * (j / 2)) / Double(C))
+            return j % 2 == 0 ? sin(angle) : cos(angle)
+        } }
+        x = zip(x, pos).map { zip($0, $1).map(+) }
+        expectClose(e.positions, pos, "positions")
     } else {
         #expect(e.positions == nil)
     }

@@ -99,6 +99,6 @@ extension Model {
 
     /// The position rows 0..<T that the embedding adds (T,C), or nil when the model has none.
     func positionRows(_ T: Int) -> UnsafePointer<Float>? {
-        weights.posEmbedding.map { UnsafePointer($0) }
+        positionTable.map { UnsafePointer($0) }
     }
 }
