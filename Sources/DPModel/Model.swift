@@ -91,7 +91,8 @@ public final class Model {
     }
 
     /// Sets every tensor from its `TensorSpec.initializer`: normal(0, 0.02) for matrices and
-    /// embeddings, 0.02/√(2L) for wo and w2, LayerNorm weights 1, biases 0. One SplitMix64 stream
+    /// embeddings, 0.02/√(2L) for wo and w2 (`Initialization.gpt2`), or Glorot's
+    /// normal(0, 2/(fan-in + fan-out)) (`.glorot`, the seed preset); LayerNorm weights 1, biases 0. One SplitMix64 stream
     /// over the tensors in layout order, normals from exact arithmetic only, so a seed gives the
     /// same bits on every machine.
     public func initializeParameters(seed: UInt64) {

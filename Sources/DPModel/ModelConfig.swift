@@ -26,6 +26,14 @@ public enum Positions: String, Codable, Sendable, CaseIterable {
     case none
 }
 
+/// How `Model.initializeParameters` draws the matrices and embeddings (`ParameterLayout`).
+public enum Initialization: String, Codable, Sendable, CaseIterable {
+    /// GPT-2's normal(0, 0.02), with the projections into the residual stream scaled by 1/√(2L).
+    case gpt2
+    /// Glorot/Xavier: normal(0, 2/(fan-in + fan-out)) for a [fan-in, fan-out] tensor, the seed preset's.
+    case glorot
+}
+
 /// The shape and wiring of the transformer (DESIGN.md §2).
 ///
 /// Letters used throughout DPModel: B batch rows, T time (positions, at most `context`),
@@ -50,11 +58,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// What is added to the token embedding to mark positions.
     public var positions: Positions
     public var loss: LossMode
+    /// How the weights are drawn; configs written before it decode as `.gpt2`, which they used.
+    public var initialization: Initialization
 
     public init(
         vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int, ffnDim: Int,
         activation: Activation, tiedEmbeddings: Bool, layerNorm: Bool, residual: Bool,
-        positions: Positions, loss: LossMode
+        positions: Positions, loss: LossMode,
+        initialization: Initialization = .gpt2
     ) {
         self.vocabSize = vocabSize
         self.context = context
@@ -68,6 +79,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.residual = residual
         self.positions = positions
         self.loss = loss
+        self.initialization = initialization
     }
 
     /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim,
@@ -86,7 +98,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         ModelConfig(
             vocabSize: 4, context: 2, dim: 4, heads: 2, layers: 1, ffnDim: 8, activation: .relu,
             tiedEmbeddings: false, layerNorm: false, residual: false, positions: .none,
-            loss: .last)
+            loss: .last, initialization: .glorot)
     }
 
     /// This config with other positions.
@@ -138,6 +150,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         /// Configs written before `positions`: true is `.learned`, false `.none`.
         case learnedPositions = "learned_positions"
         case loss
+        case initialization = "init"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -154,6 +167,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try c.encode(residual, forKey: .residual)
         try c.encode(positions, forKey: .positions)
         try c.encode(loss, forKey: .loss)
+        try c.encode(initialization, forKey: .initialization)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -171,7 +185,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             residual: try c.decode(Bool.self, forKey: .residual),
             positions: try c.decodeIfPresent(Positions.self, forKey: .positions)
                 ?? (try c.decode(Bool.self, forKey: .learnedPositions) ? .learned : .none),
-            loss: try c.decode(LossMode.self, forKey: .loss))
+            loss: try c.decode(LossMode.self, forKey: .loss),
+            initialization: try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .gpt2)
         try validate()
     }
 }

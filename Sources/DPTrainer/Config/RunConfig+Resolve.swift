@@ -79,6 +79,7 @@ extension RunConfig {
         .value("model.positions", "--positions", \.model.positions),
         .learnedPositions,
         .value("model.loss", "--loss", \.model.loss),
+        .value("model.init", "the model's init", \.model.initialization),
         .value("training.batch", "--batch", \.training.batch),
         .value("training.grad_accum", "--grad-accum", \.training.gradAccum),
         .value("training.steps", "--steps", \.training.steps),
@@ -289,6 +290,7 @@ extension Preset: ConfigEnum {}
 extension Activation: ConfigEnum {}
 extension LossMode: ConfigEnum {}
 extension Positions: ConfigEnum {}
+extension Initialization: ConfigEnum {}
 extension OptimizerKind: ConfigEnum {}
 extension LearningRateSchedule.Kind: ConfigEnum {}
 extension SamplerKind: ConfigEnum {}

@@ -112,7 +112,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
 extension RunConfig {
     /// Whether `model` is the seed example's model, with whatever positions (`--positions`).
     public static func isSeedExample(_ model: ModelConfig) -> Bool {
-        model.with(positions: .none) == .seed
+        var model = model.with(positions: .none)
+        model.initialization = ModelConfig.seed.initialization  // checkpoints from before Glorot
+        return model == .seed
     }
 
     /// Throws a `ConfigError` naming the option, its value and what it is compared with, for the
