@@ -16,7 +16,7 @@
 # 2. reads model.safetensors by hand (8-byte header length, JSON header, F32 little-endian data) and
 #    rebuilds the model of DESIGN.md §2 in PyTorch from the tensor names of DESIGN.md §3 (layout
 #    [in, out], y = x·W) and the model config in the file's "config" metadata (snake_case keys):
-#    GPT-2 style pre-LN blocks with residuals, learned positions, tanh GELU, causal attention, tied
+#    GPT-2 style pre-LN blocks with residuals, learned or sinusoidal positions (or none), tanh GELU, causal attention, tied
 #    or untied lm_head; or the seed preset: no LayerNorm, no residual, no positions, ReLU, untied,
 #    loss on the last token;
 # 3. computes the mean cross-entropy in float64 on the same windows dptrain evaluated: the first N
@@ -104,8 +104,18 @@ class Model:
         c, W = self.c, self.W
         B, T = tokens.shape
         x = W["tok_embedding"][tokens]  # (B, T, C)
-        if c["learned_positions"]:
+        # "positions" (learned, sinusoidal, none); older configs have "learned_positions" instead.
+        positions = c.get("positions", "learned" if c.get("learned_positions") else "none")
+        if positions == "learned":
             x = x + W["pos_embedding"][:T]
+        elif positions == "sinusoidal":
+            # "Attention Is All You Need": PE[t, 2i] = sin(t / 10000^(2i/C)), PE[t, 2i+1] = cos(...).
+            C = x.shape[-1]
+            t = torch.arange(T, dtype=torch.float64)[:, None]
+            j = torch.arange(C)
+            angle = t / torch.pow(torch.tensor(10000.0, dtype=torch.float64), (2 * (j // 2)).double() / C)
+            pe = torch.where(j % 2 == 0, torch.sin(angle), torch.cos(angle))
+            x = x + pe.to(x.dtype)
         for i in range(c["layers"]):
             p = f"blocks.{i}."
             h = self.layer_norm(x, p + "ln1") if c["layer_norm"] else x

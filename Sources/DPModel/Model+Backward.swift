@@ -16,7 +16,7 @@ extension Model {
     /// With tied embeddings the output projection also adds into tok_embedding (offset 0), which
     /// is therefore final only at 0. The callback runs on the calling thread; nil costs nothing.
     public func backward(gradientsReady: ((Int) -> Void)? = nil) {
-        let (B, T) = backwardShape()
+        let (B, T, loss) = backwardShape()
         let (C, V) = (config.dim, config.vocabSize)
         let N = B * T
         let (dx, dC) = (acts.dx, acts.dC)
@@ -29,11 +29,11 @@ extension Model {
         let hFinal = config.layerNorm ? acts.lnf : xFinal
 
         // Loss: dlogits (rows,V) into the logits buffer.
-        let lossRows = config.loss == .all ? N : B
+        let lossRows = loss == .all ? N : B
         crossEntropyBackward(dlogits: acts.logits, probs: acts.probs, targets: acts.lossTargets, N: lossRows, V: V)
         // Output projection: dhFinal into dC (then ln_f's backward) or straight into dx.
         let dh = config.layerNorm ? dC : dx
-        switch config.loss {
+        switch loss {
         case .all:
             outputProjectionBackward(dHidden: dh, ldHidden: C, hidden: hFinal, rows: N)
         case .last:

@@ -22,9 +22,9 @@ extension Model {
         for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= V {
             fatalError("Model.forwardCached: token \(t) at index \(i) is outside the vocabulary 0..<\(V)")
         }
-        // x (n,C) = tok_embedding[tokens] + pos_embedding[start..<start+n]
+        // x (n,C) = tok_embedding[tokens] + positions[start..<start+n] (learned or sinusoidal)
         embeddingForward(cache.stream, tokens: tokens.baseAddress!, tokEmbedding: weights.tokEmbedding,
-                         posEmbedding: weights.posEmbedding.map { $0 + start * C }, B: 1, T: n, C: C)
+                         posEmbedding: positionTable.map { $0 + start * C }, B: 1, T: n, C: C)
         // The blocks write into the cache's scratch and update the stream in place; attention
         // appends the new rows' k and v to the cache.
         let scratch = BlockBuffers(

@@ -24,6 +24,9 @@ public final class Model {
     public let gradients: UnsafeMutableBufferPointer<Float>
 
     let weights: ModelTensors
+    /// The position rows (context,C) the embedding adds: the learned pos_embedding, the fixed
+    /// sinusoidal table (owned here, not a parameter), or nil without positions.
+    let positionTable: UnsafeMutablePointer<Float>?
     let grads: ModelTensors
     let acts: ActivationBuffers
     /// The offsets `backward(gradientsReady:)` reports: where each block's tensors start, and where
@@ -32,11 +35,13 @@ public final class Model {
     /// (B, T) of the last forward, 0 when there is none to backpropagate.
     private var lastBatch = 0
     private var lastTime = 0
+    /// The positions the last forward's loss averaged over (`config.loss`, or `.last` for `explain`).
+    private var lastLoss = LossMode.all
 
-    /// (B, T) of the forward that `backward` undoes.
-    func backwardShape() -> (Int, Int) {
+    /// (B, T) and the loss positions of the forward that `backward` undoes.
+    func backwardShape() -> (Int, Int, LossMode) {
         if lastBatch == 0 { fatalError("Model.backward needs a forward(tokens:targets:) first") }
-        return (lastBatch, lastTime)
+        return (lastBatch, lastTime, lastLoss)
     }
 
     /// Validates the config and allocates parameters (zero until `initializeParameters`),
@@ -57,6 +62,14 @@ public final class Model {
         weights = ModelTensors(layout: layout, layers: config.layers, base: parameters.baseAddress!)
         grads = ModelTensors(layout: layout, layers: config.layers, base: gradients.baseAddress!)
         acts = ActivationBuffers(config: config, maxBatch: maxBatch)
+        switch config.positions {
+        case .learned: positionTable = weights.posEmbedding
+        case .none: positionTable = nil
+        case .sinusoidal:
+            let table = UnsafeMutablePointer<Float>.allocate(capacity: config.context * config.dim)
+            sinusoidalPositions(table, T: config.context, C: config.dim)
+            positionTable = table
+        }
         backwardFrontiers = Self.frontiers(layout, layers: config.layers)
     }
 
@@ -74,10 +87,12 @@ public final class Model {
         UnsafeMutableRawPointer(parameters.baseAddress!).deallocate()
         UnsafeMutableRawPointer(gradients.baseAddress!).deallocate()
         acts.deallocate()
+        if config.positions == .sinusoidal { positionTable?.deallocate() }
     }
 
     /// Sets every tensor from its `TensorSpec.initializer`: normal(0, 0.02) for matrices and
-    /// embeddings, 0.02/√(2L) for wo and w2, LayerNorm weights 1, biases 0. One SplitMix64 stream
+    /// embeddings, 0.02/√(2L) for wo and w2 (`Initialization.gpt2`), or Glorot's
+    /// normal(0, 2/(fan-in + fan-out)) (`.glorot`, the seed preset); LayerNorm weights 1, biases 0. One SplitMix64 stream
     /// over the tensors in layout order, normals from exact arithmetic only, so a seed gives the
     /// same bits on every machine.
     public func initializeParameters(seed: UInt64) {
@@ -115,12 +130,18 @@ public final class Model {
     /// (B,T): over all B·T positions, or over the B last positions for `LossMode.last`.
     /// B ≤ maxBatch, T ≤ context, tokens and targets in 0..<V. Saves what `backward` needs.
     public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> Float {
+        forward(tokens: tokens, targets: targets, batch: B, time: T, loss: config.loss)
+    }
+
+    /// `forward` with the loss over the positions `loss` names rather than `config.loss`'s
+    /// (`explain` takes the last position's loss of any model); `backward` follows it.
+    func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int, loss: LossMode) -> Float {
         checkShape(B, T, tokens)
         checkTokens(targets, count: B * T, what: "target")
         let V = config.vocabSize
         let x = forwardToFinalHidden(B: B, T: T, training: true)
         let N: Int
-        switch config.loss {
+        switch loss {
         case .all:
             N = B * T
             acts.lossTargets.update(from: targets.baseAddress!, count: N)
@@ -133,6 +154,7 @@ public final class Model {
         }
         lastBatch = B
         lastTime = T
+        lastLoss = loss
         return crossEntropyForward(probs: acts.probs, logits: acts.logits, targets: acts.lossTargets, N: N, V: V)
     }
 
@@ -150,7 +172,7 @@ public final class Model {
     /// `training` also saves what only the backward pass needs (GELU's slope).
     private func forwardToFinalHidden(B: Int, T: Int, training: Bool) -> UnsafeMutablePointer<Float> {
         let w = weights
-        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: w.posEmbedding,
+        embeddingForward(acts.encoded, tokens: acts.tokens, tokEmbedding: w.tokEmbedding, posEmbedding: positionTable,
                          B: B, T: T, C: config.dim)
         var x = acts.encoded
         for (l, a) in acts.blocks.enumerated() {

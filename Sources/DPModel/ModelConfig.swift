@@ -14,6 +14,26 @@ public enum LossMode: String, Codable, Sendable, CaseIterable {
     case last
 }
 
+/// How the model tells positions apart (the text's first "next step").
+public enum Positions: String, Codable, Sendable, CaseIterable {
+    /// A learned `pos_embedding` [T,C] added to the token embedding (GPT-2).
+    case learned
+    /// The fixed table of "Attention Is All You Need": PE[t, 2i] = sin(t / 10000^(2i/C)),
+    /// PE[t, 2i+1] = cos(t / 10000^(2i/C)), added to the token embedding. No parameters: it is
+    /// not among the checkpoint's tensors, only in its config.
+    case sinusoidal
+    /// No positions: attention sees a set of tokens (the seed example).
+    case none
+}
+
+/// How `Model.initializeParameters` draws the matrices and embeddings (`ParameterLayout`).
+public enum Initialization: String, Codable, Sendable, CaseIterable {
+    /// GPT-2's normal(0, 0.02), with the projections into the residual stream scaled by 1/√(2L).
+    case gpt2
+    /// Glorot/Xavier: normal(0, 2/(fan-in + fan-out)) for a [fan-in, fan-out] tensor, the seed preset's.
+    case glorot
+}
+
 /// The shape and wiring of the transformer (DESIGN.md §2).
 ///
 /// Letters used throughout DPModel: B batch rows, T time (positions, at most `context`),
@@ -35,14 +55,17 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var layerNorm: Bool
     /// x = x + f(x) around attention and FFN; when false, x = f(x).
     public var residual: Bool
-    /// A learned `pos_embedding` [T,C] added to the token embedding.
-    public var learnedPositions: Bool
+    /// What is added to the token embedding to mark positions.
+    public var positions: Positions
     public var loss: LossMode
+    /// How the weights are drawn; configs written before it decode as `.gpt2`, which they used.
+    public var initialization: Initialization
 
     public init(
         vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int, ffnDim: Int,
         activation: Activation, tiedEmbeddings: Bool, layerNorm: Bool, residual: Bool,
-        learnedPositions: Bool, loss: LossMode
+        positions: Positions, loss: LossMode,
+        initialization: Initialization = .gpt2
     ) {
         self.vocabSize = vocabSize
         self.context = context
@@ -54,8 +77,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.tiedEmbeddings = tiedEmbeddings
         self.layerNorm = layerNorm
         self.residual = residual
-        self.learnedPositions = learnedPositions
+        self.positions = positions
         self.loss = loss
+        self.initialization = initialization
     }
 
     /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim,
@@ -64,7 +88,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         ModelConfig(
             vocabSize: vocabSize, context: context, dim: dim, heads: heads, layers: layers,
             ffnDim: 4 * dim, activation: .gelu, tiedEmbeddings: true, layerNorm: true,
-            residual: true, learnedPositions: true, loss: .all)
+            residual: true, positions: .learned, loss: .all)
     }
 
     /// The seed example exactly: vocabulary hello/world/good/welcome, C = 4, two heads of size 2,
@@ -73,8 +97,15 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public static var seed: ModelConfig {
         ModelConfig(
             vocabSize: 4, context: 2, dim: 4, heads: 2, layers: 1, ffnDim: 8, activation: .relu,
-            tiedEmbeddings: false, layerNorm: false, residual: false, learnedPositions: false,
-            loss: .last)
+            tiedEmbeddings: false, layerNorm: false, residual: false, positions: .none,
+            loss: .last, initialization: .glorot)
+    }
+
+    /// This config with other positions.
+    public func with(positions: Positions) -> ModelConfig {
+        var config = self
+        config.positions = positions
+        return config
     }
 
     /// C/NH, the width of one attention head.
@@ -115,8 +146,28 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case tiedEmbeddings = "tied_embeddings"
         case layerNorm = "layer_norm"
         case residual
+        case positions
+        /// Configs written before `positions`: true is `.learned`, false `.none`.
         case learnedPositions = "learned_positions"
         case loss
+        case initialization = "init"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(context, forKey: .context)
+        try c.encode(dim, forKey: .dim)
+        try c.encode(heads, forKey: .heads)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(ffnDim, forKey: .ffnDim)
+        try c.encode(activation, forKey: .activation)
+        try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
+        try c.encode(layerNorm, forKey: .layerNorm)
+        try c.encode(residual, forKey: .residual)
+        try c.encode(positions, forKey: .positions)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(initialization, forKey: .initialization)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -132,8 +183,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             tiedEmbeddings: try c.decode(Bool.self, forKey: .tiedEmbeddings),
             layerNorm: try c.decode(Bool.self, forKey: .layerNorm),
             residual: try c.decode(Bool.self, forKey: .residual),
-            learnedPositions: try c.decode(Bool.self, forKey: .learnedPositions),
-            loss: try c.decode(LossMode.self, forKey: .loss))
+            positions: try c.decodeIfPresent(Positions.self, forKey: .positions)
+                ?? (try c.decode(Bool.self, forKey: .learnedPositions) ? .learned : .none),
+            loss: try c.decode(LossMode.self, forKey: .loss),
+            initialization: try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .gpt2)
         try validate()
     }
 }

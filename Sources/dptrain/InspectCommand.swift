@@ -57,10 +57,10 @@ struct Inspect: ParsableCommand {
             rows.append(("step", ["\(grouped(state.step)) of \(grouped(t.steps)), \(grouped(state.tokensSeen)) tokens seen, \(String(format: "%.1f", state.elapsedSeconds)) s of training"]))
             rows.append(("world size", ["\(state.worldSize) rank\(state.worldSize == 1 ? "" : "s"); \(state.worldSize) × batch \(t.batch) × grad-accum \(t.gradAccum) × context \(c.context) = \(grouped(state.worldSize * t.batch * t.gradAccum * c.context)) tokens per step"]))
             rows.append(("model", [
-                "\(c == .seed ? "seed preset: " : "")\(c.layers) layer\(c.layers == 1 ? "" : "s"), \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize)",
-                "\(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.layerNorm ? "LayerNorm" : "no LayerNorm"), \(c.residual ? "residual" : "no residual"), \(c.learnedPositions ? "learned positions" : "no positions"), loss over \(c.loss == .all ? "all positions" : "the last position")",
+                "\(RunConfig.isSeedExample(c) ? "seed preset: " : "")\(c.layers) layer\(c.layers == 1 ? "" : "s"), \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize)",
+                "\(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.layerNorm ? "LayerNorm" : "no LayerNorm"), \(c.residual ? "residual" : "no residual"), \(c.positions == .none ? "no positions" : "\(c.positions.rawValue) positions"), loss over \(c.loss == .all ? "all positions" : "the last position")",
             ]))
-            rows.append(("data", [state.data, "path: \(state.dataPath ?? (c == .seed ? "(the seed example)" : "(the built-in corpus)"))"]))
+            rows.append(("data", [state.data, "path: \(state.dataPath ?? (RunConfig.isSeedExample(c) ? "(the seed example)" : "(the built-in corpus)"))"]))
             let schedule = t.schedule == .cosine
                 ? "\(String(format: "%.2e", t.learningRate)) → \(String(format: "%.2e", t.minLearningRate)) cosine"
                 : "\(String(format: "%.2e", t.learningRate)) constant"

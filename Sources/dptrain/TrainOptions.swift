@@ -8,6 +8,7 @@ import Foundation
 extension TokenizerKind: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension LossMode: ExpressibleByArgument {}
+extension Positions: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 extension GradientCompression: ExpressibleByArgument {}
@@ -56,6 +57,8 @@ struct ModelOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Share the token embedding with the output projection. (default: tied)")
     var tieEmbeddings: Bool?
     @Option(help: "Loss over all positions or the last one only. (default: all)") var loss: LossMode?
+    @Option(help: "learned (a trained pos_embedding), sinusoidal (the fixed sin/cos table of \"Attention Is All You Need\", no parameters) or none. (default: learned; seed: none)")
+    var positions: Positions?
 
     /// The flags given, as settings.
     func add(to layer: inout ConfigLayer) {
@@ -68,6 +71,7 @@ struct ModelOptions: ParsableArguments {
         layer.flag("model.activation", activation)
         layer.flag("model.tied_embeddings", tieEmbeddings)
         layer.flag("model.loss", loss)
+        layer.flag("model.positions", positions)
     }
 }
 

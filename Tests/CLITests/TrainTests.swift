@@ -25,6 +25,31 @@ import Testing
         }
     }
 
+    /// --positions sinusoidal and none hold the data-parallel equality (2 ranks ≡ one rank with
+    /// twice the batch, 1e-5), the loss falls, sinusoidal adds no tensor, and resume continues.
+    @Test(arguments: ["sinusoidal", "none"])
+    func positionsTrainTheSameModelOnAnyWorldSize(positions: String) throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        // SGD: AdamW's m/√v would magnify the summation-order differences of near-zero gradients.
+        let common = Self.small + ["--positions", positions, "--sampler", "sequential", "--steps", "4", "--optimizer", "sgd", "--lr", "0.3"]
+        let two = try train(ranks: 2, common + ["--batch", "4"])
+        let one = try train(ranks: 1, common + ["--batch", "8"])
+        #expect(two.losses.count == 4 && one.losses.count == 4)
+        for (a, b) in zip(two.losses, one.losses) { #expect(abs(a - b) <= 1e-5 * abs(a), "losses \(two.losses) vs \(one.losses)") }
+        let (worst, name) = try maxRelativeDifference(two.weights, one.weights)
+        #expect(worst <= 1e-5, "final weights differ by \(worst) relative in \(name)")
+        #expect(two.losses.last! < two.losses.first!, "\(two.losses)")
+        #expect(!two.weights.names.contains("pos_embedding"))
+        #expect(try configJSON(two.out)["model"].flatMap { ($0 as? [String: Any])?["positions"] as? String } == positions)
+        let resumed = try train(ranks: 2, Self.small + ["--steps", "6", "--batch", "4", "--resume"], out: two.out)
+        #expect(resumed.losses.count == 6, "\(resumed.stderr)")
+        // Sampling reads the positions from the checkpoint, with and without the KV cache.
+        let sample = ["sample", "--checkpoint", two.out.path, "--tokens", "40", "--temperature", "0"]
+        let cached = try Run.process(Run.product("dptrain"), sample, timeout: 60)
+        let uncached = try Run.process(Run.product("dptrain"), sample + ["--no-kv-cache"], timeout: 60)
+        #expect(cached.status == 0 && cached.stdout == uncached.stdout, "\(cached.stderr)")
+    }
+
     @Test(arguments: ["sequential", "shuffle"])
     func resumingIsBitIdenticalToNeverStopping(sampler: String) throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")

@@ -6,11 +6,11 @@ import Testing
     let gpt = ModelConfig.gpt(vocabSize: 65, context: 64, dim: 128, heads: 4, layers: 4)
     try gpt.validate()
     #expect(gpt.ffnDim == 512 && gpt.activation == .gelu && gpt.tiedEmbeddings && gpt.layerNorm
-        && gpt.residual && gpt.learnedPositions && gpt.loss == .all)
+        && gpt.residual && gpt.positions == .learned && gpt.loss == .all)
     let seed = ModelConfig.seed
     try seed.validate()
     #expect(seed == ModelConfig(vocabSize: 4, context: 2, dim: 4, heads: 2, layers: 1, ffnDim: 8, activation: .relu,
-        tiedEmbeddings: false, layerNorm: false, residual: false, learnedPositions: false, loss: .last))
+        tiedEmbeddings: false, layerNorm: false, residual: false, positions: .none, loss: .last, initialization: .glorot))
 }
 
 @Test func validationExplainsWhatToChange() {
@@ -29,12 +29,40 @@ import Testing
 @Test func configJSONUsesSnakeCaseAndValidates() throws {
     let c = ModelConfig.gpt(vocabSize: 65, context: 64, dim: 128, heads: 4, layers: 4)
     let json = String(data: try JSONEncoder().encode(c), encoding: .utf8)!
-    for key in ["vocab_size", "ffn_dim", "tied_embeddings", "layer_norm", "learned_positions", "\"loss\":\"all\""] {
+    for key in ["vocab_size", "ffn_dim", "tied_embeddings", "layer_norm", "\"positions\":\"learned\"", "\"loss\":\"all\""] {
         #expect(json.contains(key), "\(key) in \(json)")
     }
     #expect(try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) == c)
     let bad = json.replacingOccurrences(of: "\"heads\":4", with: "\"heads\":3")
     #expect(throws: ModelConfigError.self) { try JSONDecoder().decode(ModelConfig.self, from: Data(bad.utf8)) }
+}
+
+@Test(arguments: [(true, Positions.learned), (false, Positions.none)])
+func configsWrittenBeforePositionsDecodeAsBefore(_ learned: Bool, _ positions: Positions) throws {
+    let old = """
+        {"vocab_size":4,"context":2,"dim":4,"heads":2,"layers":1,"ffn_dim":8,"activation":"relu","tied_embeddings":false,
+         "layer_norm":false,"residual":false,"learned_positions":\(learned),"loss":"last"}
+        """
+    let config = try JSONDecoder().decode(ModelConfig.self, from: Data(old.utf8))
+    var expected = ModelConfig.seed.with(positions: positions)
+    expected.initialization = .gpt2   // written before `init`, with GPT-2's initialization
+    #expect(config == expected)
+}
+
+@Test func sinusoidalPositionsAreTheFixedTableAndNoParameter() throws {
+    var config = ModelConfig.gpt(vocabSize: 5, context: 6, dim: 8, heads: 2, layers: 1)
+    config.positions = .sinusoidal
+    #expect(ParameterLayout(config: config)["pos_embedding"] == nil)
+    #expect(ParameterLayout(config: config).count == ParameterLayout(config: config.with(positions: .none)).count)
+    let model = try Model(config: config, maxBatch: 1)
+    let table = try #require(model.positionTable)
+    for t in 0..<6 {
+        for j in 0..<8 {
+            let angle = Double(t) / pow(10000, Double(2 * (j / 2)) / 8)
+            let expected = j % 2 == 0 ? sin(angle) : cos(angle)
+            #expect(abs(Double(table[t * 8 + j]) - expected) <= 1e-7, "PE[\(t),\(j)]")
+        }
+    }
 }
 
 @Test func layoutFollowsTheDesignTable() {

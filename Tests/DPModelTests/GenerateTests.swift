@@ -13,7 +13,10 @@ struct GenerateTests {
             c.activation = activation
             return c
         }
-        return [gpt(tied: true, .gelu), gpt(tied: false, .gelu), gpt(tied: true, .relu), gpt(tied: false, .relu), .seed]
+        var seedSinusoidal = ModelConfig.seed.with(positions: .sinusoidal)
+        seedSinusoidal.context = 5
+        return [gpt(tied: true, .gelu), gpt(tied: false, .gelu), gpt(tied: true, .relu), gpt(tied: false, .relu), .seed,
+                gpt(tied: true, .gelu).with(positions: .sinusoidal), gpt(tied: false, .relu).with(positions: .none), seedSinusoidal]
     }()
 
     static func model(_ config: ModelConfig, seed: UInt64 = 7) throws -> Model {

@@ -77,8 +77,10 @@ extension RunConfig {
         .value("model.tied_embeddings", "--[no-]tie-embeddings", \.model.tiedEmbeddings),
         .value("model.layer_norm", "the model's layer_norm", \.model.layerNorm),
         .value("model.residual", "the model's residual", \.model.residual),
-        .value("model.learned_positions", "the model's learned_positions", \.model.learnedPositions),
+        .value("model.positions", "--positions", \.model.positions),
+        .learnedPositions,
         .value("model.loss", "--loss", \.model.loss),
+        .value("model.init", "the model's init", \.model.initialization),
         .value("training.batch", "--batch", \.training.batch),
         .value("training.grad_accum", "--grad-accum", \.training.gradAccum),
         .value("training.steps", "--steps", \.training.steps),
@@ -124,8 +126,10 @@ extension RunConfig {
         return settings.first { $0.flag == flag } ?? setting(name)
     }
 
-    /// The model settings that a resumed run or the seed preset fixes.
+    /// The model settings that a resumed run fixes.
     static let modelKeys = settings.map(\.key).filter { $0.hasPrefix("model.") && $0 != "model.vocab_size" }
+    /// The model settings that the seed preset fixes: all but the positions, the text's next step.
+    static let seedKeys = modelKeys.filter { $0 != "model.positions" && $0 != "model.learned_positions" }
 
     /// The run: `base` (a preset's defaults, or `RunConfig.resuming` a checkpoint) with every
     /// layer applied in order (the config file, then the flags), then the defaults that follow from
@@ -154,11 +158,12 @@ extension RunConfig {
         // The model is fixed by a checkpoint being resumed, and by the seed preset.
         let fixed: (model: ModelConfig, what: String, remedy: String)? =
             if let checkpoint { (checkpoint.model, "the checkpoint's", "drop the flag to resume, or start a new run with another --out") }
-            else if config.preset == .seed { (ModelConfig.seed, "the seed preset's", "the seed example's model is fixed: drop the flag, or use --preset gpt") }
+            else if config.preset == .seed { (ModelConfig.seed.with(positions: config.model.positions), "the seed preset's",
+                                             "the seed example's model is fixed but for --positions: drop the flag, or use --preset gpt") }
             else { nil }
         if let fixed {
-            let want = RunConfig(preset: fixed.model == .seed ? .seed : .gpt, model: fixed.model, training: config.training)
-            for key in ["preset"] + modelKeys {
+            let want = RunConfig(preset: RunConfig.isSeedExample(fixed.model) ? .seed : .gpt, model: fixed.model, training: config.training)
+            for key in ["preset"] + (checkpoint == nil ? seedKeys : modelKeys) {
                 let setting = setting(key)!
                 if let entry = given[key], setting.current(config) != setting.current(want) {
                     throw ConfigError("\(entry.source) \(setting.current(config)) contradicts \(fixed.what) \(setting.current(want)); \(fixed.remedy).")
@@ -185,6 +190,13 @@ extension RunConfig {
 }
 
 extension RunConfig.Setting {
+    /// model.learned_positions of config files written before --positions: true is learned, false none.
+    static var learnedPositions: Self {
+        Self(key: "model.learned_positions", flag: "the model's learned_positions", parse: { value in
+            Bool(config: value).map { learned in { @Sendable config in config.model.positions = learned ? .learned : .none } }
+        }, kind: Bool.configKind, current: { String($0.model.positions == .learned) })
+    }
+
     /// A setting of a type that reads from and prints as text (numbers, booleans, enums).
     static func value<T: ConfigReadable>(_ key: String, _ flag: String, _ path: WritableKeyPath<RunConfig, T> & Sendable) -> Self {
         Self(key: key, flag: flag, parse: { value in
@@ -281,6 +293,8 @@ extension ConfigEnum {
 extension Preset: ConfigEnum {}
 extension Activation: ConfigEnum {}
 extension LossMode: ConfigEnum {}
+extension Positions: ConfigEnum {}
+extension Initialization: ConfigEnum {}
 extension OptimizerKind: ConfigEnum {}
 extension LearningRateSchedule.Kind: ConfigEnum {}
 extension SamplerKind: ConfigEnum {}

@@ -137,13 +137,20 @@ public struct RunConfig: Codable, Sendable, Equatable {
         training.valFraction = training.valFraction ?? 0.1
         training.debug = false  // a choice of this invocation, as --debug says
         return RunConfig(
-            preset: state.model == .seed ? .seed : .gpt, model: state.model, training: training,
+            preset: isSeedExample(state.model) ? .seed : .gpt, model: state.model, training: training,
             data: state.dataConfig ?? DataConfig(path: state.dataPath),
             parallel: state.parallel?.recorded ?? ParallelConfig())
     }
 }
 
 extension RunConfig {
+    /// Whether `model` is the seed example's model, with whatever positions (`--positions`).
+    public static func isSeedExample(_ model: ModelConfig) -> Bool {
+        var model = model.with(positions: .none)
+        model.initialization = ModelConfig.seed.initialization  // checkpoints from before Glorot
+        return model == .seed
+    }
+
     /// Throws a `ConfigError` naming the option, its value and what it is compared with, for the
     /// first setting that is out of range or contradicts another. A model vocabulary of 0 (not yet
     /// known) is not checked.
