@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures what each rank holds of the data (peak RSS and RssAnon) and what `prepare` costs.
 #
-#   scripts/data-bench.sh [DPTRAIN] [--tokens N] [--text-mb M]
+#   scripts/data-bench.sh [DPTRAIN] [--tokens N] [--text-mb M] [--no-prepare]
 #
 # Makes, under /tmp/dptrain-data-bench, an llm.c shard directory of N (default 100 M) uint16
 # tokens of the byte tokenizer (2·N bytes: 200 MB) and a text of M (default 100) MB, then runs,
@@ -14,10 +14,12 @@ set -euo pipefail
 dptrain=.build/release/dptrain
 tokens=100000000
 text_mb=100
+prepare=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --tokens) tokens="$2"; shift 2 ;;
     --text-mb) text_mb="$2"; shift 2 ;;
+    --no-prepare) prepare=0; shift ;;
     *) dptrain="$1"; shift ;;
   esac
 done
@@ -65,6 +67,7 @@ for r in 0 1; do
     "$(awk -F': ' '/Elapsed/ {print $2}' "$work/time.$r")"
 done
 rm -rf "$out"
+[ "$prepare" = 1 ] || exit 0
 for args in "--tokenizer char" "--tokenizer bpe --vocab-size 512"; do
   echo "== prepare text-${text_mb}mb.txt $args"
   /usr/bin/time -v -o "$work/time.prepare" "$dptrain" prepare "$work/text-${text_mb}mb.txt" $args --out "$work/prepared" > /dev/null

@@ -107,8 +107,10 @@ public struct MappedTokenFile: Sendable {
     }
 
     /// Throws `DataError.tokenFile(.tokenOutOfRange)` naming the first token not below
-    /// `vocabSize`: one pass over the tokens, O(count).
+    /// `vocabSize`: one pass over the tokens, O(count), after which the pages are released
+    /// from this process's resident set (`MappedFile.release`).
     public func checkTokens(below vocabSize: Int) throws {
+        defer { file.release() }  // the pass touched every page; the sampler reads only its windows
         guard let i = tokens.firstIndex(outside: vocabSize) else { return }
         let t = tokens[i]
         let value = version == 2 ? Int64(UInt32(bitPattern: t)) : Int64(t)

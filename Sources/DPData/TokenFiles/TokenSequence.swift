@@ -197,6 +197,13 @@ final class MappedFile: @unchecked Sendable {  // read-only memory, never writte
         base = UnsafeRawPointer(p)
     }
 
+    /// Drops this process's page-table entries for the mapping (the pages stay in the page cache
+    /// and come back on the next read): after a pass over all tokens, so that a check does not
+    /// leave the whole file counted in this process's resident memory.
+    func release() {
+        if size > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, MADV_DONTNEED) }
+    }
+
     deinit {
         if size == 0 {
             UnsafeMutableRawPointer(mutating: base).deallocate()
