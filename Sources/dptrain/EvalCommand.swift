@@ -79,7 +79,7 @@ struct Eval: ParsableCommand {
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-eval-\(UUID().uuidString)")
             defer { if out == nil && session.isRoot { try? FileManager.default.removeItem(at: cache) } }
             let dataset = try Dataset.load(
-                comm: comm, data: DataConfig(path: data), valFraction: valFraction,
+                comm: comm, data: DataConfig(path: data, fromRank0: restore.state.dataConfig?.fromRank0 ?? false), valFraction: valFraction,
                 cacheDirectory: cache, restore: restore, seedExample: isSeed)
             if data == nil && dataset.summary != restore.state.data {
                 session.warn("the data differs from what the run trained on (\(restore.state.data)); if it used another --val-fraction, pass that one.")

@@ -7,8 +7,10 @@ struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tokenize a text file into llm.c token files for --data.",
         discussion: """
-            Trains the tokenizer on the whole file, encodes it, and writes DIR/train.bin (the first \
-            1 - VAL_FRACTION of the tokens), DIR/val.bin (the rest) and DIR/tokenizer.json. Token files use \
+            Trains the tokenizer on the file (bpe: on at most 16 MB of it, evenly spaced), encodes it \
+            in chunks as it reads it, so that memory stays bounded whatever its size, and writes \
+            DIR/train.bin (the first 1 - VAL_FRACTION of the tokens), DIR/val.bin (the rest) and \
+            DIR/tokenizer.json. Token files use \
             llm.c's format: a 256-int32 header (magic 20240520, version 1 for uint16 tokens or 2 \
             for uint32, token count), then the tokens. Prints the vocabulary size, the token \
             counts, characters per token and the time taken. Pass DIR to --data to train on it.

@@ -17,7 +17,7 @@ extension SamplerKind: ExpressibleByArgument {}
 /// Where the tokens come from.
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: ArgumentHelp(
-        "A text file (tokenized and cached in OUT/cache), or a directory made by `dptrain prepare`. Default: the built-in corpus.",
+        "A text file (tokenized and cached in OUT/cache), a directory made by `dptrain prepare`, or a directory or quoted glob of llm.c shards (*_train_*.bin, *_val_*.bin, with their tokenizer.json). Every rank maps the token files itself. Default: the built-in corpus.",
         valueName: "path"))
     var path: String?
 
@@ -30,9 +30,13 @@ struct DataOptions: ParsableArguments {
     @Option(help: "The fraction of a text file's tokens (its end) kept for validation. (default: 0.1, or the checkpoint's)")
     var valFraction: Double?
 
+    @Flag(name: .customLong("data-from-rank0"), help: "Rank 0 alone reads the data and broadcasts the tokens, which every rank then holds in memory: for hosts that cannot see the token files (no shared file system) and data that fits in memory. Otherwise copy the files to every host.")
+    var fromRank0 = false
+
     /// The flags given, as settings.
     func add(to layer: inout ConfigLayer) {
         layer.flag("data.path", path)
+        layer.flag("data.from_rank0", fromRank0 ? true : nil)
         layer.flag("data.tokenizer", tokenizer)
         layer.flag("data.vocab_size", vocabSize)
         layer.flag("training.val_fraction", valFraction)

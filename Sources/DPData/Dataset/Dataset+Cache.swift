@@ -10,10 +10,11 @@ extension Dataset {
     static let cacheFormat = 1
 
     /// Tokenizes `bytes` (UTF-8 text, or any bytes for the byte tokenizer; `path` names them in
-    /// errors) into a cache folder under `cacheDirectory` (unless it is there already) and maps
-    /// it. The folder's name holds a hash of the bytes and of every setting that changes the tokens.
-    static func loadCached(bytes: Data, path: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
-                           valFraction: Double, cacheDirectory: URL) throws -> Dataset {
+    /// errors) into a cache folder under `cacheDirectory` (unless it is there already), checks
+    /// it (every token), and returns its files, named `name`. The folder's name holds a hash of
+    /// the bytes and of every setting that changes the tokens.
+    static func cached(bytes: Data, path: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
+                       valFraction: Double, cacheDirectory: URL) throws -> DataFiles {
         try checkValFraction(valFraction)
         let effectiveVocab: Int? = switch kind {
         case .char, .byte: nil
@@ -22,7 +23,7 @@ extension Dataset {
         }
         var hash = FNV1a64()
         hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
-        hash.add(Array(bytes))
+        hash.add(bytes)
         let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")-\(hash.hex)"
         let final = cacheDirectory.appendingPathComponent(folder)
 
@@ -48,14 +49,16 @@ extension Dataset {
                 }
             }
         }
-        let loaded: Dataset
+        let files = DataFiles(train: [final.appendingPathComponent("train.bin")], val: [final.appendingPathComponent("val.bin")],
+                              tokenizer: final.appendingPathComponent("tokenizer.json"), name: name, isCache: true)
         do {
-            loaded = try loadDirectory(final, expecting: kind, vocabSize: nil)
+            let mapped = try MappedData(files, expecting: kind, vocabSize: nil)
+            for file in mapped.tokenFiles { try file.checkTokens(below: mapped.tokenizer.vocabSize) }
         } catch let error as DataError {
             // The cache is dptrain's own: damage there is no fault of the data, and rebuilding cures it.
             throw DataError.io(path: final.path, reason: "is a token cache that cannot be read (\(error.description.trimmingCharacters(in: ["."]))); delete \(cacheDirectory.path) and run again to rebuild it")
         }
-        return Dataset(train: loaded.train, val: loaded.val, tokenizer: loaded.tokenizer, source: name)
+        return files
     }
 
     static func checkValFraction(_ f: Double) throws {
@@ -77,6 +80,19 @@ extension Dataset {
 /// Reads the bytes of the regular file `url`, with errors that name the file: missing, a directory,
 /// a FIFO, device or socket (`--data /dev/zero` would never end), unreadable, or empty.
 func readInput(_ url: URL) throws -> Data {
+    _ = try checkInput(url)
+    let data: Data
+    do {
+        data = try Data(contentsOf: url)
+    } catch {
+        throw DataError.io(path: url.path, reason: "cannot be read (\(access(url.path, R_OK) == 0 ? error.localizedDescription : String(cString: strerror(errno))))")
+    }
+    guard !data.isEmpty else { throw DataError.io(path: url.path, reason: "is empty; there is no text to train on") }
+    return data
+}
+
+/// The size of the regular file `url`, with `readInput`'s errors, without reading it.
+func checkInput(_ url: URL) throws -> Int {
     var info = stat()
     guard stat(url.path, &info) == 0 else {
         if errno == ENOENT { throw DataError.io(path: url.path, reason: "no such file") }
@@ -89,14 +105,11 @@ func readInput(_ url: URL) throws -> Data {
     case S_IFCHR, S_IFBLK: throw DataError.io(path: url.path, reason: "is a device, not a regular file (a device such as /dev/zero may never end); write the text to a file first")
     default: throw DataError.io(path: url.path, reason: "is not a regular file; write the text to a file first")
     }
-    let data: Data
-    do {
-        data = try Data(contentsOf: url)
-    } catch {
-        throw DataError.io(path: url.path, reason: "cannot be read (\(access(url.path, R_OK) == 0 ? error.localizedDescription : String(cString: strerror(errno))))")
+    guard access(url.path, R_OK) == 0 else {
+        throw DataError.io(path: url.path, reason: "cannot be read (\(String(cString: strerror(errno))))")
     }
-    guard !data.isEmpty else { throw DataError.io(path: url.path, reason: "is empty; there is no text to train on") }
-    return data
+    guard info.st_size > 0 else { throw DataError.io(path: url.path, reason: "is empty; there is no text to train on") }
+    return Int(info.st_size)
 }
 
 /// `bytes` as UTF-8 text; `DataError.notUTF8(path)` if they are not.
@@ -109,9 +122,15 @@ func utf8Text(_ bytes: Data, path: String) throws -> String {
 struct FNV1a64 {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
 
-    mutating func add(_ bytes: [UInt8]) {
-        for b in bytes { value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var v = value
+        for b in bytes { v = (v ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        value = v
     }
+
+    mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
+
+    mutating func add(_ bytes: Data) { bytes.withUnsafeBytes { add($0) } }
 
     var hex: String {
         let s = String(value, radix: 16)

@@ -19,8 +19,9 @@ public struct Dataset: Sendable {
     /// The data of a run.
     ///
     /// - `path` nil: the built-in corpus (`BuiltinCorpus`), tokenized and cached like a text file.
-    /// - a directory: its train.bin, val.bin and tokenizer.json (as `dptrain prepare` writes them);
-    ///   `tokenizer` and `vocabSize`, when given, must agree with its tokenizer.json.
+    /// - a directory: its train.bin, val.bin and tokenizer.json (as `dptrain prepare` writes them),
+    ///   or a directory or glob pattern of llm.c shards (`DataFiles`); `tokenizer` and
+    ///   `vocabSize`, when given, must agree with its tokenizer.json. The files are mapped, not read.
     /// - a text file (UTF-8; any bytes for the byte tokenizer; a regular file, not a FIFO or a
     ///   device): tokenized with `tokenizer` (default char, trained on the whole file), split
     ///   into the first 1 - valFraction and the last valFraction of the tokens, and cached under
@@ -30,23 +31,34 @@ public struct Dataset: Sendable {
     ///   and rename it into place (the loser of the race uses the winner's).
     public static func load(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
                             cacheDirectory: URL) throws -> Dataset {
-        guard let path else {
-            return try loadCached(bytes: Data(BuiltinCorpus.text().utf8), path: BuiltinCorpus.name, name: BuiltinCorpus.name, stem: "builtin",
-                                  kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+        let files = try dataFiles(path: path, tokenizer: tokenizer, vocabSize: vocabSize, valFraction: valFraction,
                                   cacheDirectory: cacheDirectory)
+        let mapped = try MappedData(files, expecting: tokenizer, vocabSize: files.isCache ? nil : vocabSize)
+        if !files.isCache {  // the cache was checked when it was found
+            for file in mapped.tokenFiles { try file.checkTokens(below: mapped.tokenizer.vocabSize) }
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        return mapped.dataset
+    }
+
+    /// The token files `load` maps for `path`: a directory's or a pattern's as they are; a text
+    /// file's (or, for nil, the built-in corpus's) tokenized into the cache first, named after
+    /// the text. Writes only under `cacheDirectory`.
+    public static func dataFiles(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
+                                 cacheDirectory: URL) throws -> DataFiles {
+        guard let path else {
+            return try cached(bytes: Data(BuiltinCorpus.text().utf8), path: BuiltinCorpus.name, name: BuiltinCorpus.name, stem: "builtin",
+                              kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+                              cacheDirectory: cacheDirectory)
+        }
+        if let files = try DataFiles.find(path) { return files }
+        guard FileManager.default.fileExists(atPath: path) else {
             throw DataError.io(path: path, reason: "no such file or directory")
         }
         let url = URL(fileURLWithPath: path)
-        if isDirectory.boolValue {
-            return try loadDirectory(url, expecting: tokenizer, vocabSize: vocabSize)
-        }
         let bytes = try readInput(url)
-        return try loadCached(bytes: bytes, path: url.path, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
-                              kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
-                              cacheDirectory: cacheDirectory)
+        return try cached(bytes: bytes, path: url.path, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
+                          kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+                          cacheDirectory: cacheDirectory)
     }
 
     /// The seed example's data: "hello world welcome good" over and over with `Tokenizers.seed`,
@@ -59,14 +71,29 @@ public struct Dataset: Sendable {
         return Dataset(train: stream(100), val: stream(12), tokenizer: Tokenizers.seed, source: "seed example")
     }
 
-    /// Reads a prepared directory: tokenizer.json, then train.bin and val.bin validated against it.
-    static func loadDirectory(_ dir: URL, expecting kind: TokenizerKind?, vocabSize: Int?) throws -> Dataset {
-        let jsonURL = dir.appendingPathComponent("tokenizer.json")
+}
+
+/// A run's token files mapped (headers checked, tokens not read) with their tokenizer: what every
+/// rank holds of the data — the mappings, not the tokens.
+public struct MappedData: Sendable {
+    public let files: DataFiles
+    public let tokenizer: any Tokenizer
+    /// tokenizer.json as read.
+    public let tokenizerJSON: Data
+    public let train: [MappedTokenFile], val: [MappedTokenFile]
+
+    /// Reads `files.tokenizer` and maps every token file, checking their headers (O(files)).
+    /// `kind` and `vocabSize`, when given, must agree with the tokenizer.
+    public init(_ files: DataFiles, expecting kind: TokenizerKind?, vocabSize: Int?) throws {
+        let jsonURL = files.tokenizer
+        let dir = jsonURL.deletingLastPathComponent()
         let json: Data
         do {
             json = try Data(contentsOf: jsonURL)
         } catch {
-            throw DataError.io(path: jsonURL.path, reason: "cannot be read; a data directory needs train.bin, val.bin and tokenizer.json as `dptrain prepare` writes them")
+            throw DataError.io(path: jsonURL.path, reason: files.isSharded
+                ? "cannot be read; shards need the tokenizer.json that made them beside them (`dptrain prepare` writes one)"
+                : "cannot be read; a data directory needs train.bin, val.bin and tokenizer.json as `dptrain prepare` writes them")
         }
         let tokenizer: any Tokenizer
         do {
@@ -80,9 +107,29 @@ public struct Dataset: Sendable {
         if let vocabSize, vocabSize != tokenizer.vocabSize, tokenizer.kind == .bpe || tokenizer.kind == .word {
             throw DataError.invalidArgument("\(dir.path) has a vocabulary of \(tokenizer.vocabSize) tokens, not \(vocabSize); drop --vocab-size or prepare it again.")
         }
-        let train = try TokenFile.read(dir.appendingPathComponent("train.bin"), vocabSize: tokenizer.vocabSize)
-        let val = try TokenFile.read(dir.appendingPathComponent("val.bin"), vocabSize: tokenizer.vocabSize)
-        return Dataset(train: train, val: val, tokenizer: tokenizer, source: dir.lastPathComponent)
+        self.files = files
+        self.tokenizer = tokenizer
+        self.tokenizerJSON = json
+        self.train = try files.train.map { try TokenFile.map($0) }
+        self.val = try files.val.map { try TokenFile.map($0) }
+    }
+
+    /// Every token file: train, then val.
+    public var tokenFiles: [MappedTokenFile] { train + val }
+
+    /// (bytes, cheap checksum) of each of `files.all` — tokenizer.json (all of it hashed), then
+    /// every token file (`MappedTokenFile.checksum`) — for the ranks to compare their copies. O(files).
+    public var fingerprints: [(bytes: Int, checksum: UInt64)] {
+        var hash = FNV1a64()
+        hash.add(tokenizerJSON)
+        return [(tokenizerJSON.count, hash.value)] + tokenFiles.map { ($0.bytes, $0.checksum) }
+    }
+
+    /// The dataset over the mappings; the source named as `files.name` (with the shard count when sharded).
+    public var dataset: Dataset {
+        let source = files.isSharded ? "\(files.name) (\(train.count) train / \(val.count) val shards)" : files.name
+        return Dataset(train: TokenSequence(shards: train.map(\.tokens)), val: TokenSequence(shards: val.map(\.tokens)),
+                       tokenizer: tokenizer, source: source)
     }
 }
 

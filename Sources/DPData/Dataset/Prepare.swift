@@ -28,27 +28,31 @@ public struct PrepareSummary: Sendable, CustomStringConvertible {
     }
 }
 
-/// `dptrain prepare`: tokenizes the UTF-8 text `input` (any bytes for the byte tokenizer) with a `tokenizer` trained on all of it and
+/// `dptrain prepare`: tokenizes the UTF-8 text `input` (any bytes for the byte tokenizer) and
 /// writes out/train.bin (the first 1 - valFraction of the tokens), out/val.bin (the rest) and
 /// out/tokenizer.json, creating `out` if needed and replacing those three files if present.
+///
+/// Streams (`streamPrepare`): reads the input in chunks and writes the tokens as they come, so
+/// memory stays bounded whatever the input's size (tens of MB); char and word read the input
+/// once more to find their vocabulary, bpe trains on the whole input up to 16 MB and on evenly
+/// spaced chunks of a larger one. Up to that size the files are byte for byte those of
+/// tokenizing the whole text at once (`PreparedText`, the token cache's way).
 public func prepareDataset(input: URL, tokenizer: TokenizerKind, vocabSize: Int?, valFraction: Double, out: URL) throws -> PrepareSummary {
     let clock = ContinuousClock()
     let started = clock.now
     try Dataset.checkValFraction(valFraction)
-    let bytes = try readInput(input)
-    let prepared = try PreparedText(bytes: bytes, path: input.path, kind: tokenizer, vocabSize: vocabSize, valFraction: valFraction)
-    // Characters for the summary; bytes that are not UTF-8 (byte tokenizer) count as U+FFFD each.
-    let text = String(decoding: bytes, as: UTF8.self)
+    let bytes = try checkInput(input)
     do {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
     } catch {
         throw DataError.io(path: out.path, reason: "cannot create the output directory (\(error.localizedDescription))")
     }
-    try prepared.write(to: out)
+    let (made, train, val, characters) = try streamPrepare(input: input, kind: tokenizer, vocabSize: vocabSize,
+                                                           valFraction: valFraction, out: out)
     let elapsed = clock.now - started
     return PrepareSummary(
-        input: input, out: out, tokenizer: tokenizer, vocabSize: prepared.tokenizer.vocabSize,
-        characters: text.unicodeScalars.count, bytes: bytes.count,
-        trainTokens: prepared.trainCount, valTokens: prepared.valCount,
+        input: input, out: out, tokenizer: tokenizer, vocabSize: made.vocabSize,
+        characters: characters, bytes: bytes,
+        trainTokens: train, valTokens: val,
         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
 }

@@ -1,9 +1,14 @@
 /// Sequential, non-overlapping windows of T+1 tokens over the validation split, sharded across
-/// ranks: global batch i is windows i·W·B ..< (i+1)·W·B (window k starts at token k·T), and rank
-/// r reads the r-th block of B of them. That is the sequential sampler's batch i, without wrapping.
+/// ranks: the sequential sampler's micro-batches of one pass, without wrapping. With one shard,
+/// global batch i is windows i·W·B ..< (i+1)·W·B (window k starts at token k·T), and rank r reads
+/// the r-th block of B of them; with several, each shard gives its whole batches in turn and no
+/// window spans two shards.
 public struct EvalReader: Sendable {
     public let tokens: TokenSequence
     public let batch: Int, context: Int, rank: Int, worldSize: Int
+    /// batchStarts[s]: the first global batch of shard s (shards + 1 entries).
+    private let batchStarts: [Int]
+    private let windows: ShardWindows
 
     public init(tokens: TokenSequence, batch: Int, context: Int, rank: Int, worldSize: Int) {
         precondition(batch >= 1 && context >= 1 && worldSize >= 1 && (0..<worldSize).contains(rank),
@@ -13,19 +18,23 @@ public struct EvalReader: Sendable {
         self.context = context
         self.rank = rank
         self.worldSize = worldSize
+        self.windows = ShardWindows(tokens, context: context)
+        var starts = [0]
+        for s in 0..<windows.shardCount {
+            starts.append(starts.last! + (windows.windowStarts[s + 1] - windows.windowStarts[s]) / (worldSize * batch))
+        }
+        self.batchStarts = starts
     }
 
     /// Global batches available (each W·B rows); 0 when the split is shorter than one.
-    public var batchCount: Int {
-        let windows = tokens.count > context ? (tokens.count - 1) / context : 0
-        return windows / (worldSize * batch)
-    }
+    public var batchCount: Int { batchStarts.last! }
 
     /// Fills this rank's B·T inputs and targets of global batch `index` (0 <= index < batchCount).
     public func batch(_ index: Int, tokens inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) {
         precondition(index >= 0 && index < batchCount, "eval batch \(index) outside 0..<\(batchCount)")
         let (B, T) = (batch, context)
-        let start = (index * worldSize + rank) * B * T
+        let s = ShardWindows.last(in: batchStarts, atMost: index)
+        let start = windows.tokenStarts[s] + ((index - batchStarts[s]) * worldSize + rank) * B * T
         for b in 0..<B {
             tokens.copy(from: start + b * T, count: T, to: inputs + b * T)
             tokens.copy(from: start + b * T + 1, count: T, to: targets + b * T)

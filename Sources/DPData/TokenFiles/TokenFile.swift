@@ -43,6 +43,15 @@ public enum TokenFile {
     /// count, and, when `vocabSize` is given, every token below it (O(count)). Errors name the
     /// file and what is wrong with it.
     public static func read(_ url: URL, vocabSize: Int?) throws -> TokenSequence {
+        let file = try map(url)
+        if let vocabSize { try file.checkTokens(below: vocabSize) }
+        return file.tokens
+    }
+
+    /// Memory-maps a token file and checks its header — magic, version, and the file's size
+    /// against the header's count — without reading the tokens: O(1), and the tokens stay in the
+    /// page cache, not in this process's memory, until a sampler reads them.
+    public static func map(_ url: URL) throws -> MappedTokenFile {
         let path = url.path
         func fail(_ problem: TokenFileProblem) -> DataError { .tokenFile(path: path, problem: problem) }
         let file = try MappedFile(path: path)
@@ -58,16 +67,53 @@ public enum TokenFile {
         #if _endian(big)
         #error("token files are little-endian; big-endian hosts would need a byte swap here")
         #endif
-        let tokens = TokenSequence(mapping: file, tokensAt: headerBytes, count: Int(count), wide: version == 2)
-        if let vocabSize {
-            for i in 0..<tokens.count {
-                let t = tokens[i]
-                if t < 0 || Int(t) >= vocabSize {
-                    let value = version == 2 ? Int64(UInt32(bitPattern: t)) : Int64(t)
-                    throw fail(.tokenOutOfRange(index: i, token: value, vocabSize: vocabSize))
-                }
-            }
+        return MappedTokenFile(url: url, file: file, version: version,
+                               tokens: TokenSequence(mapping: file, tokensAt: headerBytes, count: Int(count), wide: version == 2))
+    }
+}
+
+/// A token file mapped by `TokenFile.map`: its header checked, its tokens read on demand.
+public struct MappedTokenFile: Sendable {
+    public let url: URL
+    fileprivate let file: MappedFile
+    public let tokens: TokenSequence
+    /// 1 (uint16 tokens) or 2 (uint32 tokens).
+    public let version: Int32
+
+    fileprivate init(url: URL, file: MappedFile, version: Int32, tokens: TokenSequence) {
+        self.url = url
+        self.file = file
+        self.version = version
+        self.tokens = tokens
+    }
+
+    /// The file's size in bytes.
+    public var bytes: Int { file.size }
+
+    /// A cheap checksum that tells two copies of a shard apart: FNV-1a (64-bit) of the size, the
+    /// header and the first and last 64 KiB, so O(1) whatever the size. Not a proof of equality
+    /// (bytes in the middle are not read), but two hosts' copies made by different runs of a
+    /// tokenizer, or one truncated and re-padded, differ here.
+    public var checksum: UInt64 {
+        var hash = FNV1a64()
+        withUnsafeBytes(of: UInt64(bytes).littleEndian) { hash.add($0) }
+        let edge = 64 * 1024
+        hash.add(UnsafeRawBufferPointer(start: file.base, count: min(bytes, TokenFile.headerBytes + edge)))
+        if bytes > TokenFile.headerBytes + edge {
+            let tail = max(TokenFile.headerBytes + edge, bytes - edge)
+            hash.add(UnsafeRawBufferPointer(start: file.base + tail, count: bytes - tail))
         }
-        return tokens
+        return hash.value
+    }
+
+    /// Throws `DataError.tokenFile(.tokenOutOfRange)` naming the first token not below
+    /// `vocabSize`: one pass over the tokens, O(count), after which the pages are released
+    /// from this process's resident set (`MappedFile.release`).
+    public func checkTokens(below vocabSize: Int) throws {
+        defer { file.release() }  // the pass touched every page; the sampler reads only its windows
+        guard let i = tokens.firstIndex(outside: vocabSize) else { return }
+        let t = tokens[i]
+        let value = version == 2 ? Int64(UInt32(bitPattern: t)) : Int64(t)
+        throw DataError.tokenFile(path: url.path, problem: .tokenOutOfRange(index: i, token: value, vocabSize: vocabSize))
     }
 }

@@ -44,6 +44,19 @@ public struct WordTokenizer: Tokenizer {
         let bytes = Array(text.utf8)
         var counts: [ArraySlice<UInt8>: Int] = [:]
         Self.split(bytes) { counts[bytes[$0], default: 0] += 1 }
+        self.init(ranking: counts, vocabSize: vocabSize)
+    }
+
+    /// The tokenizer `init(training:vocabSize:)` makes from a text whose pieces occur `counts`
+    /// times: for counts gathered chunk by chunk (`dptrain prepare`).
+    init(counts: [[UInt8]: Int], vocabSize: Int?) throws {
+        if let n = vocabSize, n < 2 {
+            throw DataError.invalidVocabularySize(.word, n, reason: "it needs at least one word and <unk>")
+        }
+        self.init(ranking: Dictionary(uniqueKeysWithValues: counts.map { ($0.key[...], $0.value) }), vocabSize: vocabSize)
+    }
+
+    private init(ranking counts: [ArraySlice<UInt8>: Int], vocabSize: Int?) {
         // Most frequent first, ties in byte order (= code-point order for UTF-8).
         var ranked = counts.sorted { a, b in
             a.value != b.value ? a.value > b.value : a.key.lexicographicallyPrecedes(b.key)

@@ -107,6 +107,7 @@ extension RunConfig {
         .optional("data.path", "--data", \.data.path),
         .optional("data.tokenizer", "--tokenizer", \.data.tokenizer),
         .optional("data.vocab_size", "--vocab-size", \.data.vocabSize),
+        .value("data.from_rank0", "--data-from-rank0", \.data.fromRank0),
         .value("parallel.zero", "--zero", \.parallel.zeroStage),
         .optional("parallel.threads", "--threads", \.parallel.threads),
         .value("parallel.bucket_mb", "--bucket-mb", \.parallel.bucketMB),

@@ -12,23 +12,39 @@ public enum Preset: String, Codable, Sendable, CaseIterable {
 
 /// Where a run's tokens come from.
 public struct DataConfig: Codable, Sendable, Equatable {
-    /// `--data`: a text file (tokenized and cached in OUT/cache) or a `dptrain prepare` directory;
-    /// nil: the built-in corpus (the seed preset: the seed example's sentences). Absolute once resolved.
+    /// `--data`: a text file (tokenized and cached in OUT/cache), a `dptrain prepare` directory,
+    /// or a directory or glob pattern of llm.c shards; nil: the built-in corpus (the seed preset:
+    /// the seed example's sentences). Absolute once resolved.
     public var path: String?
     /// `--tokenizer` for a text file; nil: a prepared directory's own, else char.
     public var tokenizer: TokenizerKind?
     /// `--vocab-size` of the bpe and word tokenizers; nil: their defaults.
     public var vocabSize: Int?
+    /// `--data-from-rank0`: rank 0 alone reads the data and broadcasts every token, which every
+    /// rank then holds in memory (4 bytes a token) — for hosts that cannot see the files and data
+    /// that fits in memory. false: every rank maps the token files itself.
+    public var fromRank0: Bool
 
-    public init(path: String? = nil, tokenizer: TokenizerKind? = nil, vocabSize: Int? = nil) {
+    public init(path: String? = nil, tokenizer: TokenizerKind? = nil, vocabSize: Int? = nil, fromRank0: Bool = false) {
         self.path = path
         self.tokenizer = tokenizer
         self.vocabSize = vocabSize
+        self.fromRank0 = fromRank0
     }
 
     enum CodingKeys: String, CodingKey {
         case path, tokenizer
         case vocabSize = "vocab_size"
+        case fromRank0 = "from_rank0"
+    }
+
+    /// Checkpoints and config files written before `from_rank0` existed read as false.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+        tokenizer = try c.decodeIfPresent(TokenizerKind.self, forKey: .tokenizer)
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize)
+        fromRank0 = try c.decodeIfPresent(Bool.self, forKey: .fromRank0) ?? false
     }
 }
 
