@@ -93,7 +93,8 @@ struct Eval: ParsableCommand {
 
             let B = batch ?? restore.state.training.batch
             let model = try comm.collectively { try restore.makeModel(maxBatch: B) }
-            let result = try Evaluation.run(comm: comm, model: model, tokens: dataset.val, batch: B, batches: batches)
+            let result = try Evaluation.run(comm: comm, model: model, tokens: dataset.val, batch: B, batches: batches,
+                                            windowStride: dataset.windowStride)
 
             let c = restore.state.model
             if json {

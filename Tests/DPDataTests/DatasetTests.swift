@@ -3,19 +3,65 @@ import Testing
 @testable import DPData
 
 @Suite struct DatasetTests {
+    /// The seed sentences' four contexts: "w1 w2" -> w3.
+    static let seedContexts = [["hello", "world", "welcome"], ["world", "welcome", "good"],
+                               ["welcome", "good", "hello"], ["good", "hello", "world"]]
+
     @Test func seedExampleWindowsAreTheSeedSentences() throws {
         let data = Dataset.seedExample()
         #expect(data.tokenizer.vocabSize == 4)
         #expect(data.train.count == 400 && data.val.count == 48)
+        #expect(data.windowStride == 1)
         let words = ["hello", "world", "good", "welcome"]
         for split in [data.train, data.val] {
-            for k in 0..<((split.count - 1) / 2) {
-                let window = (0...2).map { words[Int(split[2 * k + $0])] }
-                #expect(window == ["hello", "world", "welcome"] || window == ["welcome", "good", "hello"])
+            for k in 0..<(split.count - 2) {
+                let window = (0...2).map { words[Int(split[k + $0])] }
+                #expect(window == Self.seedContexts[k % 4], "window at \(k)")
             }
         }
         #expect(data.tokenizer.decode(data.train.slice(0..<8).toArray()) == "hello world welcome good hello world welcome good")
         #expect(data.summary == "seed example, word tokenizer, 4 tokens, 400 train / 48 val")
+    }
+
+    /// With the seed example's stride of 1, one shuffle epoch of the train split trains every
+    /// one of the four contexts (about 100 times each), and the val split's first global batch of
+    /// 4 rows — the seed preset's evaluation — is the four contexts, on 1, 2 or 4 ranks. With
+    /// the stride T = 2 only two of them would ever appear.
+    @Test func seedExampleSamplersSeeAllFourContexts() throws {
+        let data = Dataset.seedExample()
+        let words = ["hello", "world", "good", "welcome"]
+        func context(_ inputs: ArraySlice<Int32>, _ target: Int32) -> [String] { inputs.map { words[Int($0)] } + [words[Int(target)]] }
+        var sampler = try BatchSampler(kind: .shuffle, tokens: data.train, batch: 4, context: 2, stride: data.windowStride,
+                                       rank: 0, worldSize: 1, seed: 1)
+        #expect(sampler.windowCount == 399)
+        var counts: [[String]: Int] = [:]
+        for _ in 0..<(399 / 4) {
+            var inputs = [Int32](repeating: -1, count: 8), targets = inputs
+            sampler.next(tokens: &inputs, targets: &targets)
+            for b in 0..<4 { counts[context(inputs[2 * b..<2 * b + 2], targets[2 * b + 1]), default: 0] += 1 }
+        }
+        #expect(Set(counts.keys) == Set(Self.seedContexts))
+        #expect(counts.values.allSatisfy { $0 >= 90 }, "\(counts)")
+        var strideT = try BatchSampler(kind: .shuffle, tokens: data.train, batch: 4, context: 2, rank: 0, worldSize: 1, seed: 1)
+        var seenWithStrideT = Set<[String]>()
+        for _ in 0..<(199 / 4) {
+            var inputs = [Int32](repeating: -1, count: 8), targets = inputs
+            strideT.next(tokens: &inputs, targets: &targets)
+            for b in 0..<4 { seenWithStrideT.insert(context(inputs[2 * b..<2 * b + 2], targets[2 * b + 1])) }
+        }
+        #expect(seenWithStrideT == [Self.seedContexts[0], Self.seedContexts[2]])
+
+        for W in [1, 2, 4] {
+            var rows: [[String]] = []
+            for r in 0..<W {
+                let reader = EvalReader(tokens: data.val, batch: 4 / W, context: 2, stride: data.windowStride, rank: r, worldSize: W)
+                #expect(reader.batchCount == 47 / 4)
+                var inputs = [Int32](repeating: -1, count: 2 * (4 / W)), targets = inputs
+                reader.batch(0, tokens: &inputs, targets: &targets)
+                for b in 0..<(4 / W) { rows.append(context(inputs[2 * b..<2 * b + 2], targets[2 * b + 1])) }
+            }
+            #expect(rows == Self.seedContexts, "W = \(W)")
+        }
     }
 
     @Test func prepareWritesSplitsAndTokenizer() throws {

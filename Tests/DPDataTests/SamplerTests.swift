@@ -133,6 +133,54 @@ func identityTokens(_ n: Int) -> TokenSequence { TokenSequence((0..<n).map { Int
     }
 
     /// The eval reader's global batch i is the sequential sampler's micro-batch i, sharded the same.
+    /// A window stride S: windows start at offsets k·S, (n − 1 − T)/S + 1 of them; the ranks'
+    /// rows still make up the single process's micro-batch; a shuffle epoch visits every window
+    /// once; and S = T is the default, bit for bit.
+    @Test(arguments: SamplerKind.allCases)
+    func aStrideMovesTheWindowStarts(kind: SamplerKind) throws {
+        let (B, T, n) = (2, 4, 61)
+        let tokens = identityTokens(n)
+        for S in [1, 2, 3, 4, 6] {
+            let windows = (n - 1 - T) / S + 1
+            for W in 1...3 {
+                var single = try BatchSampler(kind: kind, tokens: tokens, batch: W * B, context: T, stride: S, rank: 0, worldSize: 1, seed: 3)
+                var ranks = try (0..<W).map {
+                    try BatchSampler(kind: kind, tokens: tokens, batch: B, context: T, stride: S, rank: $0, worldSize: W, seed: 3)
+                }
+                if kind == .shuffle { #expect(single.windowCount == windows) }
+                var seen: [Int32] = []
+                for _ in 0..<(windows / (W * B)) {
+                    let whole = draw(&single)
+                    var union: [[Int32]] = []
+                    for r in 0..<W {
+                        for row in draw(&ranks[r]) {
+                            #expect(row.inputs == (0..<T).map { row.inputs[0] + Int32($0) })
+                            #expect(row.targets == row.inputs.map { $0 + 1 })
+                            #expect(Int(row.inputs[0]) % S == 0 && Int(row.inputs[0]) + T < n, "S \(S): row at \(row.inputs[0])")
+                            union.append(row.inputs)
+                        }
+                    }
+                    #expect(union == whole.map(\.inputs), "S \(S), W \(W)")
+                    seen += union.map { $0[0] }
+                }
+                switch kind {
+                case .shuffle: #expect(Set(seen).count == seen.count, "S \(S), W \(W): a window came twice in an epoch")
+                case .sequential: #expect(seen == (0..<Int32(seen.count)).map { $0 * Int32(S) }, "S \(S), W \(W)")
+                }
+            }
+        }
+        var byDefault = try BatchSampler(kind: kind, tokens: tokens, batch: 3, context: T, rank: 1, worldSize: 2, seed: 5)
+        var explicit = try BatchSampler(kind: kind, tokens: tokens, batch: 3, context: T, stride: T, rank: 1, worldSize: 2, seed: 5)
+        for _ in 0..<20 {
+            let (a, b) = (draw(&byDefault), draw(&explicit))
+            #expect(a.map(\.inputs) == b.map(\.inputs) && a.map(\.targets) == b.map(\.targets))
+            #expect(byDefault.state == explicit.state)
+        }
+        #expect(throws: DataError.self) {
+            try BatchSampler(kind: kind, tokens: tokens, batch: 1, context: T, stride: 0, rank: 0, worldSize: 1, seed: 0)
+        }
+    }
+
     @Test(arguments: 1...4)
     func evalReaderShardsSequentialWindows(worldSize W: Int) throws {
         let (B, T) = (2, 3)
@@ -153,5 +201,20 @@ func identityTokens(_ n: Int) -> TokenSequence { TokenSequence((0..<n).map { Int
         }
         #expect(Set(all).count == all.count)
         #expect(EvalReader(tokens: identityTokens(5), batch: 2, context: 3, rank: 0, worldSize: 1).batchCount == 0)
+        // With a stride S the readers read the sequential sampler's rows of stride S, in order.
+        for S in [1, 2] {
+            let strided = (0..<W).map { EvalReader(tokens: tokens, batch: B, context: T, stride: S, rank: $0, worldSize: W) }
+            #expect(strided[0].batchCount == ((100 - 1 - T) / S + 1) / (W * B))
+            var starts: [Int32] = []
+            for i in 0..<strided[0].batchCount {
+                for r in 0..<W {
+                    var inputs = [Int32](repeating: -1, count: B * T), targets = inputs
+                    strided[r].batch(i, tokens: &inputs, targets: &targets)
+                    #expect(targets == inputs.map { $0 + 1 })
+                    starts += (0..<B).map { inputs[$0 * T] }
+                }
+            }
+            #expect(starts == (0..<Int32(starts.count)).map { $0 * Int32(S) }, "S \(S)")
+        }
     }
 }

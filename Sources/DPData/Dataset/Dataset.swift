@@ -7,11 +7,16 @@ public struct Dataset: Sendable {
     public let tokenizer: any Tokenizer
     /// One line for the log, e.g. "tinyshakespeare.txt, char tokenizer, 65 tokens, 1,003,854 train / 111,540 val".
     public let summary: String
+    /// S, how far apart the windows the samplers cut from these tokens start (`BatchSampler`,
+    /// `EvalReader`); nil: the context T, non-overlapping windows (every dataset but the seed
+    /// example's).
+    public let windowStride: Int?
 
-    public init(train: TokenSequence, val: TokenSequence, tokenizer: any Tokenizer, source: String) {
+    public init(train: TokenSequence, val: TokenSequence, tokenizer: any Tokenizer, source: String, windowStride: Int? = nil) {
         self.train = train
         self.val = val
         self.tokenizer = tokenizer
+        self.windowStride = windowStride
         self.summary = "\(source), \(tokenizer.kind.rawValue) tokenizer, \(formatCount(tokenizer.vocabSize)) tokens, "
             + "\(formatCount(train.count)) train / \(formatCount(val.count)) val"
     }
@@ -62,13 +67,16 @@ public struct Dataset: Sendable {
     }
 
     /// The seed example's data: "hello world welcome good" over and over with `Tokenizers.seed`,
-    /// so that with context T = 2 the windows at offsets 2k read "hello world -> welcome" and
-    /// "welcome good -> hello". 400 train and 48 val tokens (both multiples of 4, so every
-    /// window of both splits starts on "hello" or "welcome").
+    /// 400 train and 48 val tokens, with window stride 1. The stream has period 4, so with
+    /// context T = 2 it holds four contexts: "hello world -> welcome", "world welcome -> good",
+    /// "welcome good -> hello", "good hello -> world". Windows at offsets 2k (stride T) would
+    /// see only the first and third; at every offset (stride 1) the shuffle sampler trains on
+    /// all four, and the val split's first four windows (one global batch of 4 rows, the seed
+    /// preset's evaluation) are exactly the four contexts.
     public static func seedExample() -> Dataset {
         let sentence: [Int32] = [0, 1, 3, 2]  // hello world welcome good, in Tokenizers.seed's ids
         let stream = { (repeats: Int) in TokenSequence(Array([[Int32]](repeating: sentence, count: repeats).joined())) }
-        return Dataset(train: stream(100), val: stream(12), tokenizer: Tokenizers.seed, source: "seed example")
+        return Dataset(train: stream(100), val: stream(12), tokenizer: Tokenizers.seed, source: "seed example", windowStride: 1)
     }
 
 }

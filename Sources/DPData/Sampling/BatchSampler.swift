@@ -1,16 +1,21 @@
 import DPBase
 
 /// Cuts a token sequence into micro-batches of W·B rows of T+1 tokens and hands rank r its B rows,
-/// exactly as DESIGN.md §4 says. Deterministic given (kind, tokens and their shards, B, T, W,
-/// seed, state). No row ever spans two shards (`TokenSequence.shards`); one shard is today's
-/// single token file.
+/// exactly as DESIGN.md §4 says. Deterministic given (kind, tokens and their shards, B, T, the
+/// window stride S, W, seed, state). No row ever spans two shards (`TokenSequence.shards`); one
+/// shard is today's single token file.
 ///
-/// - sequential: a cursor walks the shards in order. Micro-batch g starts at token g·W·B·T of a
-///   shard; when the next W·B·T + 1 tokens do not fit in the shard, the next shard that holds
-///   them starts; after the last one the cursor wraps to the first (counting an epoch). Rank r
-///   reads from start + r·B·T, and row b is tokens [row start + b·T, row start + b·T + T] with
-///   the targets shifted by one.
-/// - shuffle: windows of T+1 tokens at offsets k·T of each shard, numbered across the shards in
+/// The stride S is how far apart consecutive windows start: S = T (the default) cuts the tokens
+/// into non-overlapping windows; S < T lets them overlap, so that every offset modulo T is seen
+/// (the seed example, S = 1: its period-4 stream at T = 2 holds four contexts, and windows at
+/// offsets 2k would show only two of them).
+///
+/// - sequential: a cursor walks the shards in order. Micro-batch g starts at token g·W·B·S of a
+///   shard; when the next (W·B − 1)·S + T + 1 tokens do not fit in the shard, the next shard that
+///   holds them starts; after the last one the cursor wraps to the first (counting an epoch).
+///   Rank r reads from start + r·B·S, and row b is tokens [row start + b·S, row start + b·S + T]
+///   with the targets shifted by one.
+/// - shuffle: windows of T+1 tokens at offsets k·S of each shard, numbered across the shards in
 ///   order; each epoch a permutation of all windows seeded by (seed, epoch) and the same on every
 ///   rank; a micro-batch takes the next W·B windows of it and rank r the r-th block of B. When
 ///   fewer than W·B windows remain, the next epoch starts.
@@ -19,6 +24,8 @@ public struct BatchSampler: Sendable {
     public let tokens: TokenSequence
     /// Rows per rank (B), context (T), this rank (r) and the world size (W).
     public let batch: Int, context: Int, rank: Int, worldSize: Int
+    /// S: the distance between the starts of consecutive windows (and rows of a sequential batch).
+    public let stride: Int
     public let seed: UInt64
     /// Where the next micro-batch starts. Settable to resume; an out-of-range position moves to
     /// the next epoch when `next` is called.
@@ -31,27 +38,33 @@ public struct BatchSampler: Sendable {
     private var order: WindowOrder?
 
     /// Throws when the tokens are too few for one global micro-batch of W·B rows.
-    public init(kind: SamplerKind, tokens: TokenSequence, batch: Int, context: Int, rank: Int, worldSize: Int, seed: UInt64) throws {
-        guard batch >= 1, context >= 1, worldSize >= 1, (0..<worldSize).contains(rank) else {
-            throw DataError.invalidArgument("A sampler needs batch >= 1, context >= 1 and 0 <= rank < world size; got batch \(batch), context \(context), rank \(rank), world size \(worldSize).")
+    ///
+    /// - Parameter stride: S, the window stride; nil: the context T (non-overlapping windows).
+    public init(kind: SamplerKind, tokens: TokenSequence, batch: Int, context: Int, stride: Int? = nil,
+                rank: Int, worldSize: Int, seed: UInt64) throws {
+        let stride = stride ?? context
+        guard batch >= 1, context >= 1, stride >= 1, worldSize >= 1, (0..<worldSize).contains(rank) else {
+            throw DataError.invalidArgument("A sampler needs batch >= 1, context >= 1, stride >= 1 and 0 <= rank < world size; got batch \(batch), context \(context), stride \(stride), rank \(rank), world size \(worldSize).")
         }
         let rows = worldSize * batch
         self.kind = kind
         self.tokens = tokens
         self.batch = batch
         self.context = context
+        self.stride = stride
         self.rank = rank
         self.worldSize = worldSize
         self.seed = seed
         self.state = SamplerState()
-        self.windows = ShardWindows(tokens, context: context)
+        self.windows = ShardWindows(tokens, context: context, stride: stride)
         let sharded = windows.shardCount > 1
         switch kind {
         case .sequential:
-            guard windows.tokenCounts.contains(where: { $0 >= rows * context + 1 }) else {
+            let need = Self.sequentialSpan(rows: rows, context: context, stride: stride)
+            guard windows.tokenCounts.contains(where: { $0 >= need }) else {
                 throw DataError.dataTooShort(sharded
-                    ? "No training shard has the \(rows * context + 1) tokens that one micro-batch of \(worldSize) × \(batch) rows of context \(context) needs (the largest has \(windows.tokenCounts.max() ?? 0)); use a smaller batch or context, or the shuffle sampler."
-                    : "The training split has \(tokens.count) tokens, fewer than the \(rows * context + 1) that one micro-batch of \(worldSize) × \(batch) rows of context \(context) needs; use more text or a smaller batch or context.")
+                    ? "No training shard has the \(need) tokens that one micro-batch of \(worldSize) × \(batch) rows of context \(context) needs (the largest has \(windows.tokenCounts.max() ?? 0)); use a smaller batch or context, or the shuffle sampler."
+                    : "The training split has \(tokens.count) tokens, fewer than the \(need) that one micro-batch of \(worldSize) × \(batch) rows of context \(context) needs; use more text or a smaller batch or context.")
             }
         case .shuffle:
             guard windows.count >= rows else {
@@ -68,9 +81,10 @@ public struct BatchSampler: Sendable {
         moveToNextEpochIfDone()  // a state set from outside may point past the end
         switch kind {
         case .sequential:
-            let start = state.position + rank * B * T
-            for b in 0..<B { fillRow(b, from: start + b * T, inputs, targets) }
-            state.position += rows * T
+            let S = stride
+            let start = state.position + rank * B * S
+            for b in 0..<B { fillRow(b, from: start + b * S, inputs, targets) }
+            state.position += rows * S
         case .shuffle:
             if order?.epoch != state.epoch {
                 order = WindowOrder(count: windows.count, seed: seed, epoch: state.epoch)
@@ -90,7 +104,7 @@ public struct BatchSampler: Sendable {
         let rows = worldSize * batch
         switch kind {
         case .sequential:
-            let need = rows * context + 1
+            let need = Self.sequentialSpan(rows: rows, context: context, stride: stride)
             if let start = windows.firstFit(from: state.position, need: need) {
                 state.position = start
             } else {
@@ -99,6 +113,12 @@ public struct BatchSampler: Sendable {
         case .shuffle:
             if state.position + rows > windows.count { state = SamplerState(epoch: state.epoch + 1, position: 0) }
         }
+    }
+
+    /// The tokens one sequential micro-batch of `rows` rows spans: (rows − 1)·S + T + 1
+    /// (rows·T + 1 when S = T).
+    static func sequentialSpan(rows: Int, context: Int, stride: Int) -> Int {
+        (rows - 1) * stride + context + 1
     }
 
     /// Row b: inputs tokens[from ..< from+T], targets tokens[from+1 ... from+T].
@@ -122,23 +142,24 @@ public struct BatchSampler: Sendable {
     }
 }
 
-/// Where the shards of a sequence begin and how many windows of T+1 tokens (at offsets k·T of
-/// its shard) each holds.
+/// Where the shards of a sequence begin and how many windows of T+1 tokens (at offsets k·S of
+/// its shard, S the stride) each holds: (n − 1 − T)/S + 1 of a shard of n > T tokens, which is
+/// (n − 1)/T when S = T.
 struct ShardWindows: Sendable {
     /// Token counts of the shards, and tokenStarts[s] the first token of shard s (s + 1 entries).
     let tokenCounts: [Int], tokenStarts: [Int]
     /// windowStarts[s] the first window of shard s, over all shards (shards + 1 entries).
     let windowStarts: [Int]
-    let context: Int
+    let context: Int, stride: Int
 
-    init(_ tokens: TokenSequence, context T: Int) {
+    init(_ tokens: TokenSequence, context T: Int, stride S: Int) {
         tokenCounts = tokens.shards.map(\.count)
         var (tokenStarts, windowStarts) = ([0], [0])
         for n in tokenCounts {
             tokenStarts.append(tokenStarts.last! + n)
-            windowStarts.append(windowStarts.last! + (n > T ? (n - 1) / T : 0))
+            windowStarts.append(windowStarts.last! + (n > T ? (n - 1 - T) / S + 1 : 0))
         }
-        (self.tokenStarts, self.windowStarts, self.context) = (tokenStarts, windowStarts, T)
+        (self.tokenStarts, self.windowStarts, self.context, self.stride) = (tokenStarts, windowStarts, T, S)
     }
 
     var shardCount: Int { tokenCounts.count }
@@ -148,7 +169,7 @@ struct ShardWindows: Sendable {
     /// The first token of window `w` (0 <= w < count).
     func tokenOffset(ofWindow w: Int) -> Int {
         let s = Self.last(in: windowStarts, atMost: w)
-        return tokenStarts[s] + (w - windowStarts[s]) * context
+        return tokenStarts[s] + (w - windowStarts[s]) * stride
     }
 
     /// The first position at or after `p` from which `need` tokens lie in one shard: `p` itself

@@ -4,7 +4,8 @@ import DPModel
 import Foundation
 
 /// The mean loss of a model on the first windows of a split, read as `EvalReader` reads them:
-/// sequential, non-overlapping windows of T+1 tokens (window k starts at token k·T), global batch
+/// sequential windows of T+1 tokens (window k starts at token k·S, S the window stride: T,
+/// non-overlapping, for every dataset but the seed example's, whose S is 1), global batch
 /// i being windows i·W·B ..< (i+1)·W·B, rank r taking the r-th block of B. The windows evaluated
 /// are therefore the first `windows` of the split whatever W and B are; only the order in which
 /// the per-row losses are summed changes (results agree to float rounding, about 1e-6 relative).
@@ -36,13 +37,15 @@ public struct Evaluation: Sendable, Equatable {
     ///   - batch: B, rows per rank per batch (at most `model.maxBatch`).
     ///   - batches: global batches to evaluate; nil: all that fit in the split, at most
     ///     `defaultMaxWindows` windows. More than the split holds is an error.
+    ///   - windowStride: S (`Dataset.windowStride`); nil: T.
     /// - Throws: `RankFailure` (on every rank) when the split is shorter than one global batch or
     ///   shorter than `batches` global batches.
     /// - Complexity: one forward pass per batch per rank: batches·B·T tokens per rank.
-    public static func run(comm: any Communicator, model: Model, tokens: TokenSequence, batch: Int, batches: Int?) throws -> Evaluation {
+    public static func run(comm: any Communicator, model: Model, tokens: TokenSequence, batch: Int, batches: Int?,
+                           windowStride: Int? = nil) throws -> Evaluation {
         precondition(batch >= 1 && batch <= model.maxBatch, "eval batch \(batch) must be in 1...\(model.maxBatch) (the model's maxBatch)")
         let (W, B, T) = (comm.size, batch, model.config.context)
-        let reader = EvalReader(tokens: tokens, batch: B, context: T, rank: comm.rank, worldSize: W)
+        let reader = EvalReader(tokens: tokens, batch: B, context: T, stride: windowStride, rank: comm.rank, worldSize: W)
         let count = try comm.collectively { () throws -> Int in
             guard reader.batchCount > 0 else {
                 throw ConfigError("the val split has \(tokens.count) tokens, fewer than one global batch needs (\(W) rank\(W == 1 ? "" : "s") × \(B) rows × \(T) tokens + 1); lower --batch or use more data.")

@@ -83,9 +83,10 @@ public final class Trainer {
             let model = try Model(config: config.model, maxBatch: training.batch)
             let sampler = try BatchSampler(
                 kind: training.sampler, tokens: dataset.train, batch: training.batch,
-                context: config.model.context, rank: rank, worldSize: W, seed: training.seed)
+                context: config.model.context, stride: dataset.windowStride, rank: rank, worldSize: W, seed: training.seed)
             let evalReader = EvalReader(
-                tokens: dataset.val, batch: training.batch, context: config.model.context, rank: rank, worldSize: W)
+                tokens: dataset.val, batch: training.batch, context: config.model.context, stride: dataset.windowStride,
+                rank: rank, worldSize: W)
             return (model, sampler, evalReader)
         }
         optimizer = OptimizerState(
