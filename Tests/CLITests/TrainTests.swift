@@ -130,6 +130,35 @@ import Testing
         }
     }
 
+    /// The seed preset's data (stride 1, sequential) keeps the contracts: 2 ranks × 2 rows train
+    /// the model of 1 rank × 4 rows (1e-5), and a run stopped and resumed is bit-identical.
+    @Test func theSeedPresetKeepsTheWorldSizeAndResumeContracts() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        // 20 steps: at lr 0.5 later steps amplify the ranks' float summation order past 1e-5.
+        let short = ["--preset", "seed", "--steps", "20", "--log-every", "1"]
+        let one = try train(ranks: 1, short + ["--batch", "4"])
+        let two = try train(ranks: 2, short + ["--batch", "2"])
+        #expect(one.losses.count == 20 && two.losses.count == 20)
+        // −log p near p = 1 carries float32's absolute error (1.2e-7), hence the 1e-6 floor.
+        for (a, b) in zip(one.losses, two.losses) { #expect(abs(a - b) <= max(1e-5 * abs(a), 1e-6), "\(one.losses) vs \(two.losses)") }
+        // The weights are of order 1 (Glorot by fan-in 4–8); a few near 0 make a relative bound
+        // meaningless, so the bound is 1e-5 of the largest weight of each tensor.
+        #expect(one.weights.names == two.weights.names)
+        for name in one.weights.names {
+            let (a, b) = (try one.weights.values(name), try two.weights.values(name))
+            let scale = a.map { abs(Double($0)) }.max() ?? 0
+            let worst = zip(a, b).map { abs(Double($0) - Double($1)) }.max() ?? 0
+            #expect(worst <= 1e-5 * max(scale, 1e-3), "\(name): differs by \(worst), largest weight \(scale)")
+        }
+        let common = ["--preset", "seed", "--steps", "120", "--log-every", "1", "--batch", "4"]
+        let straight = try train(ranks: 1, common)
+        let out = try scratch()
+        _ = try train(ranks: 1, common + ["--stop-at", "50"], out: out)
+        let resumed = try train(ranks: 1, common + ["--resume"], out: out)
+        #expect(straight.losses == resumed.losses, "metrics.jsonl after resume must read as one run")
+        #expect(straight.modelBytes == resumed.modelBytes, "model.safetensors must be bit-identical")
+    }
+
     @Test func debugModeRunsWithoutMPIRunAndReportsItsChecks() throws {
         let run = try train(ranks: 1, Self.small + ["--steps", "3", "--debug"])
         #expect(run.stdout.contains("(single process"), "solo: \(run.stdout)")

@@ -101,7 +101,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The seed example's training: plain SGD (`W = W − lr·grad`) at a constant rate, on the
     /// sequential sampler. With the seed data's window stride 1, a micro-batch of W·B = 4 rows is
     /// 4 consecutive offsets of the period-4 stream, so every step trains on the four contexts
-    /// once each — the text's full-batch gradient descent. (The shuffle sampler draws 4 of the 399
+    /// once each — the text's full-batch gradient descent. (The shuffle sampler draws 4 of the 398
     /// windows at random, so a step may hold one context three times; at lr 0.5 that noise made
     /// 7 of seeds 1–10 diverge or stall, against 10 of 10 learning all four sentences here.)
     public static var seedDefaults: TrainingConfig {
