@@ -69,8 +69,8 @@ import Testing
         #expect(abs(loss - logged) <= 1e-6 * logged, "\(loss) vs \(logged)")
         #expect(result["loss_mode"] as? String == "last")
         let text = try Run.process(Run.product("dptrain"), ["eval", "--checkpoint", run.out.path], timeout: 60)
-        // 48 val tokens: 23 windows of 2 (+1) tokens, 5 whole batches of 4.
-        #expect(text.stdout.contains("| 20 windows of 2 tokens (loss on the last token of each) | 5 batches of 1 × 4"), "\(text.stdout)")
+        // 48 val tokens at window stride 1: 46 windows of 2 (+1) tokens, 11 whole batches of 4.
+        #expect(text.stdout.contains("| 44 windows of 2 tokens (loss on the last token of each) | 11 batches of 1 × 4"), "\(text.stdout)")
         #expect(text.stdout.contains("seed example, word tokenizer, 4 tokens"))
     }
 
