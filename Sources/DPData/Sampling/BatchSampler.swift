@@ -75,7 +75,7 @@ public struct BatchSampler: Sendable {
 
     /// Fills this rank's B·T inputs and B·T targets (row-major) of the next micro-batch and advances.
     public mutating func next(tokens inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) {
-        let (B, T) = (batch, context)
+        let B = batch
         let rows = worldSize * B
         precondition(state.epoch >= 0 && state.position >= 0, "sampler state \(state) is negative")
         moveToNextEpochIfDone()  // a state set from outside may point past the end

@@ -38,10 +38,19 @@ extension Trainer {
 
     /// Rank 0 writes a checkpoint of the current step into OUT; collective, so that a failed write
     /// stops every rank with rank 0's message and the previous checkpoint stays LATEST.
+    ///
+    /// The watchdog guards the whole save: the other ranks wait in its collectives while rank 0
+    /// writes, and a link that dies then must not leave them waiting forever. A write cut short
+    /// leaves only a temporary directory: LATEST still names the last complete checkpoint.
     func saveCheckpoint(elapsed: Double) throws {
         // With ZeRO-1 every rank holds a shard of the optimizer state: gather it whole first.
-        let optimizerBuffers = try optimizer.full(comm: comm)
+        let optimizerBuffers = try watched("checkpoint's optimizer-state gather", step: step) { try optimizer.full(comm: comm) }
         defer { for buffer in optimizerBuffers { buffer.deallocate() } }
+        try watched("checkpoint (rank 0 writes, the others wait in MPI_Allreduce)", step: step) { try writeCheckpoint(elapsed: elapsed, optimizerBuffers) }
+    }
+
+    /// Rank 0 writes the checkpoint; collective (every rank learns whether it failed).
+    private func writeCheckpoint(elapsed: Double, _ optimizerBuffers: [UnsafeMutableBufferPointer<Float>]) throws {
         try comm.collectively {
             guard comm.rank == 0, let store = directory?.store else { return }
             if let bad = firstNonFinite(in: model.parameters) {

@@ -178,7 +178,7 @@ public final class Trainer {
     /// `exchange`, the last micro-step's backward hands each bucket to the exchange thread as it
     /// becomes final, and the step then waits for the rest.
     func trainStep() throws -> (loss: Double, lr: Float, gradNorm: Float, phases: PhaseTimes) {
-        let (W, A, B, T) = (comm.size, config.gradAccum, config.batch, model.config.context)
+        let (A, B, T) = (config.gradAccum, config.batch, model.config.context)
         var phases = PhaseTimes()
         model.zeroGradients()
         var localLoss = 0.0
