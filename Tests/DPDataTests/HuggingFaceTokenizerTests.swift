@@ -306,3 +306,34 @@ enum HFFixtures {
 
 /// Where the shared machine keeps tinyshakespeare (DPTRAIN_TINYSHAKESPEARE overrides it).
 let tinyShakespeare = ProcessInfo.processInfo.environment["DPTRAIN_TINYSHAKESPEARE"] ?? "/work/shared/data/tinyshakespeare.txt"
+
+@Suite struct HuggingFaceDatasetTests {
+    /// A text file with a Hugging Face tokenizer given (a checkpoint's): tokenized with it, not
+    /// trained, cached under a key of its own, and the cache's tokenizer.json is the HF file.
+    @Test func textIsTokenizedWithTheGivenTokenizer() throws {
+        let dir = try TestDirectory()
+        defer { dir.remove() }
+        let tokenizer = try HFFixtures.load("tokenizer.json")
+        let text = HFFixtures.cases("tokenizer.json").map(\.text).joined(separator: "\n") + "\n" + mixedText
+        let input = dir.file("input.txt")
+        try Data(text.utf8).write(to: input)
+        let cache = dir.file("cache")
+        let dataset = try Dataset.load(path: input.path, tokenizer: nil, vocabSize: nil, valFraction: 0.25,
+                                       cacheDirectory: cache, using: tokenizer)
+        #expect(dataset.tokenizer.kind == .huggingface && dataset.tokenizer.vocabSize == 400)
+        let ids = try tokenizer.encode(text)
+        let stored = (0..<dataset.train.count).map { dataset.train[$0] } + (0..<dataset.val.count).map { dataset.val[$0] }
+        #expect(stored == ids)
+        // A second load maps the cache; a trained kind on the same text gets another folder.
+        let again = try Dataset.load(path: input.path, tokenizer: nil, vocabSize: nil, valFraction: 0.25,
+                                     cacheDirectory: cache, using: tokenizer)
+        #expect(again.train.count == dataset.train.count)
+        _ = try Dataset.load(path: input.path, tokenizer: .bpe, vocabSize: 300, valFraction: 0.25, cacheDirectory: cache)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).filter { !$0.hasPrefix(".") }.count == 2)
+        // Without it, hf-bpe cannot tokenize a text: one sentence.
+        let message = try #require(HuggingFaceTokenizerTests.message {
+            try Dataset.load(path: input.path, tokenizer: .huggingface, vocabSize: nil, valFraction: 0.25, cacheDirectory: cache)
+        })
+        #expect(message.contains("hf-bpe") && HuggingFaceTokenizerTests.isOneSentence(message), "\(message)")
+    }
+}

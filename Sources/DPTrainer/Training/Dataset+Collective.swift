@@ -40,6 +40,8 @@ extension Dataset {
         let path = data.path ?? restore?.state.dataPath
         let kind = data.tokenizer ?? restoredTokenizer?.kind
         let vocabSize = data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.vocabSize : nil }
+        // A Hugging Face tokenizer cannot be trained again from the text: the checkpoint's own tokenizes it.
+        let fixed = data.tokenizer == nil ? restoredTokenizer.flatMap { $0.kind == .huggingface ? $0 : nil } : nil
         func checkTokenizer(_ tokenizer: any Tokenizer) throws {
             if let restore, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(restore.tokenizerJSON) {
                 throw ConfigError("the tokenizer built from the data differs from the checkpoint's (\(restore.directory)); resume with the data and --tokenizer the run was started with.")
@@ -50,7 +52,7 @@ extension Dataset {
             let loaded = try comm.collectively { () throws -> Dataset? in
                 guard comm.rank == 0 else { return nil }
                 let dataset = try Dataset.load(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                               cacheDirectory: cacheDirectory)
+                                               cacheDirectory: cacheDirectory, using: fixed)
                 try checkTokenizer(dataset.tokenizer)
                 return dataset
             }
@@ -61,7 +63,7 @@ extension Dataset {
         let found = try comm.collectively { () throws -> DataFiles? in
             guard comm.rank == 0 else { return nil }
             return try Dataset.dataFiles(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                         cacheDirectory: cacheDirectory)
+                                         cacheDirectory: cacheDirectory, using: fixed)
         }
         let rank0Files = try JSONDecoder().decode(
             DataFiles.self, from: Data(comm.broadcast(bytes: comm.rank == 0 ? [UInt8](JSONEncoder().encode(found!)) : [], root: 0)))
