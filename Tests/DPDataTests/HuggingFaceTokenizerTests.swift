@@ -337,3 +337,25 @@ let tinyShakespeare = ProcessInfo.processInfo.environment["DPTRAIN_TINYSHAKESPEA
         #expect(message.contains("hf-bpe") && HuggingFaceTokenizerTests.isOneSentence(message), "\(message)")
     }
 }
+
+/// A check of any Hugging Face tokenizer one has (GPT-2's own, say): set
+/// DPTRAIN_HF_TOKENIZER_CHECK to a directory holding its tokenizer.json, a text.txt and the
+/// library's ids for it in ids.json (`json.dump(tok.encode(text, add_special_tokens=False).ids, …)`).
+let externalTokenizerCheck = ProcessInfo.processInfo.environment["DPTRAIN_HF_TOKENIZER_CHECK"]
+
+@Suite struct ExternalHuggingFaceTokenizerTests {
+    @Test(.enabled(if: externalTokenizerCheck != nil, "DPTRAIN_HF_TOKENIZER_CHECK is not set; skipping the check of an outside tokenizer"))
+    func outsideTokenizerEqualsTheLibrary() throws {
+        let dir = URL(fileURLWithPath: externalTokenizerCheck!)
+        let clock = ContinuousClock()
+        var tokenizer: HuggingFaceTokenizer?
+        let loading = try clock.measure { tokenizer = try Tokenizers.loadHuggingFace(directory: dir) }
+        let text = try String(contentsOf: dir.appendingPathComponent("text.txt"), encoding: .utf8)
+        let expected = try JSONDecoder().decode([Int32].self, from: Data(contentsOf: dir.appendingPathComponent("ids.json")))
+        var ids: [Int32] = []
+        let encoding = try clock.measure { ids = try tokenizer!.encode(text) }
+        #expect(ids == expected)
+        #expect(tokenizer!.decode(ids) == text)
+        print("loaded \(tokenizer!.vocabSize) tokens, \(tokenizer!.mergeCount) merges in \(loading); encoded \(text.utf8.count) bytes to \(ids.count) ids in \(encoding)")
+    }
+}
