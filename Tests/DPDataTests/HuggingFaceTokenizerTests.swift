@@ -297,6 +297,21 @@ enum HFFixtures {
         }
     }
 
+    /// GPT-2's tokenizer.json on the Hugging Face hub writes "" (not null) for the subword
+    /// prefix and suffix, and a ByteLevel post-processor; those read as the fixture's nulls do.
+    @Test func gpt2HubSettingsAreAccepted() throws {
+        let json = try Self.tokenizerJSON { root in
+            var model = root["model"] as! [String: Any]
+            model["continuing_subword_prefix"] = ""
+            model["end_of_word_suffix"] = ""
+            model.removeValue(forKey: "ignore_merges")
+            root["model"] = model
+            root["post_processor"] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
+        }
+        let tokenizer = try HuggingFaceTokenizer(tokenizerJSON: json, path: "gpt2-like")
+        for c in HFFixtures.cases("tokenizer.json") { #expect(try tokenizer.encode(c.text) == c.ids) }
+    }
+
     @Test func huggingFaceKindCannotBeTrained() throws {
         let message = try #require(Self.message { try Tokenizers.train(.huggingface, on: "text", vocabSize: nil) })
         #expect(message.contains("hf-bpe") && Self.isOneSentence(message))
