@@ -212,7 +212,7 @@ for round in $(seq 1 "$rounds"); do
             bin="$dptrain_bin"
             # Leading VAR=VALUE words: environment of every rank (through env(1), so remote ones too).
             launch=()
-            while [ "${#extra[@]}" -gt 0 ] && [[ "${extra[0]}" =~ ^[A-Z_][A-Z0-9_]*= ]]; do launch+=("${extra[0]}"); extra=("${extra[@]:1}"); done
+            while [ "${#extra[@]}" -gt 0 ] && [[ "${extra[0]}" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do launch+=("${extra[0]}"); extra=("${extra[@]:1}"); done
             if [ "${#extra[@]}" -gt 0 ] && [ "${extra[0]#@}" != "${extra[0]}" ]; then bin="${extra[0]#@}"; extra=("${extra[@]:1}"); fi
             run="$label-$rate"
             if [ -z "${calibration[$run]:-}" ]; then
