@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# An emulated cluster benchmark: network-namespace "hosts", one rank each, joined by links capped
-# with tc at the rates you name, running `dptrain bench` across them over TCP only, and one table.
+# An emulated cluster benchmark: network-namespace "hosts" (one rank each, or --ranks-per-host),
+# joined by links capped with tc at the rates you name, running `dptrain bench` across them over
+# TCP only, and one table.
 #
 #   scripts/cluster-bench.sh                                   2 hosts, rates "none 1gbit 300mbit",
 #                                                              the issue's model (below)
@@ -9,13 +10,21 @@
 # Options:
 #   --rates "R1 R2 ..."   link rates: none (uncapped veth) or any tc rate (10gbit, 1gbit, 300mbit)
 #   --hosts 2|4           2: one veth pair; 4: each host's veth to a bridge in a switch namespace
+#   --ranks-per-host N    ranks on each host (default 1); ranks of one host talk over shared
+#                         memory (btl vader), hosts over TCP. More ranks than the machine's cores
+#                         oversubscribe it: the solo baseline stays one rank alone
+#   --mpirun "ARGS"       extra mpirun arguments for the runs across hosts (e.g. "--mca
+#                         mpi_yield_when_idle 1", "--mca btl_tcp_sndbuf 4194304")
 #   --rounds N            interleaved rounds (every rate, and one rank alone, once per round);
 #                         the table shows medians over rounds (default 1)
 #   --dptrain PATH        this binary instead of building .build/release/dptrain
 #   --keep DIR            keep every run's JSON in DIR
 #   --variant "LABEL OPTIONS..."   a row group of its own: these bench options added to the others
 #                         (repeatable, interleaved within every round; e.g. --variant "before
-#                         --bucket-mb 0" --variant "after"); without it, one group of no extras
+#                         --bucket-mb 0" --variant "after"); without it, one group of no extras.
+#                         LABEL@RATE runs the variant at that rate only. Leading VAR=VALUE words
+#                         set the ranks' environment; then @PATH runs the binary at PATH instead
+#                         (e.g. --variant "main @../main/.build/release/dptrain"), for before/after
 #   -- OPTIONS...         `dptrain bench` options, replacing the default model options
 #                         --layers 6 --heads 6 --dim 384 --context 256 --batch 4 --vocab-size 65
 #                         --threads 1 --steps 10 --warm-up 2 (give --steps/--warm-up yourself when
@@ -36,11 +45,15 @@
 
 set -euo pipefail
 
+NETNS_PROG=cluster-bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib/netns.sh"
 cb_usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
-cb_fail() { echo "cluster-bench: $2" >&2; exit "$1"; }
+cb_fail() { netns_fail "$@"; }
 
 rates="none 1gbit 300mbit"
 hosts=2
+ranks_per_host=1
+mpirun_extra=()
 rounds=1
 dptrain_bin=""
 keep_dir=""
@@ -50,6 +63,8 @@ while [ "$#" -gt 0 ]; do
     case "$1" in
         --rates) [ "$#" -ge 2 ] || cb_fail 64 "--rates needs a list such as \"none 1gbit 300mbit\"."; rates="$2"; shift 2 ;;
         --hosts) [ "$#" -ge 2 ] || cb_fail 64 "--hosts needs 2 or 4."; hosts="$2"; shift 2 ;;
+        --ranks-per-host) [ "$#" -ge 2 ] || cb_fail 64 "--ranks-per-host needs a number."; ranks_per_host="$2"; shift 2 ;;
+        --mpirun) [ "$#" -ge 2 ] || cb_fail 64 "--mpirun needs arguments."; read -r -a mpirun_extra <<<"$2"; shift 2 ;;
         --rounds) [ "$#" -ge 2 ] || cb_fail 64 "--rounds needs a number."; rounds="$2"; shift 2 ;;
         --dptrain) [ "$#" -ge 2 ] || cb_fail 64 "--dptrain needs a path."; dptrain_bin="$2"; shift 2 ;;
         --keep) [ "$#" -ge 2 ] || cb_fail 64 "--keep needs a folder."; keep_dir="$2"; shift 2 ;;
@@ -60,6 +75,7 @@ while [ "$#" -gt 0 ]; do
     esac
 done
 [ "$hosts" = 2 ] || [ "$hosts" = 4 ] || cb_fail 64 "--hosts must be 2 or 4, not $hosts."
+[[ "$ranks_per_host" =~ ^[1-9][0-9]*$ ]] || cb_fail 64 "--ranks-per-host must be a positive number, not $ranks_per_host."
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || cb_fail 64 "--rounds must be a positive number, not $rounds."
 [ -n "${rates// /}" ] || cb_fail 64 "--rates is empty."
 for rate in $rates; do
@@ -69,18 +85,13 @@ done
 [ "${#variants[@]}" -gt 0 ] || variants=("-")
 for variant in "${variants[@]}"; do
     label="${variant%% *}"
-    [[ "$label" =~ ^[A-Za-z0-9_.-]+$ ]] || cb_fail 64 "a variant's label must be one word of letters, digits, . _ or -, not \"$label\"."
+    [[ "$label" =~ ^[A-Za-z0-9_.-]+(@[A-Za-z0-9.]+)?$ ]] || cb_fail 64 "a variant's label must be one word of letters, digits, . _ or - (and @RATE), not \"$label\"."
 done
 for option in "${bench_options[@]}" ${variants[@]+"${variants[@]}"}; do
     case "$option" in --json|--single-process) cb_fail 64 "$option is the script's to give, not yours." ;; esac
 done
 
-if [ "$(id -u)" -ne 0 ]; then
-    cb_fail 2 "cannot make network namespaces: this needs root (CAP_NET_ADMIN), so run it as root or with sudo."
-fi
-for tool in ip tc unshare hostname; do
-    command -v "$tool" >/dev/null 2>&1 || cb_fail 2 "cannot make the emulated hosts: the $tool command is missing (iproute2, util-linux)."
-done
+netns_require_tools tc unshare hostname
 
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$DPTRAIN_ROOT"
@@ -89,90 +100,38 @@ cd "$DPTRAIN_ROOT"
 
 suffix="$$"
 subnet="10.78.0.0/24"
-made_namespaces=()
-made_links=()
-child_pid=""
-work_dir="$(mktemp -d "${TMPDIR:-/tmp}/dptrain-cluster-bench.XXXXXX")"
-
-cb_cleanup() {
-    local status=$?
-    trap - EXIT INT TERM HUP
-    set +e
-    if [ -n "$child_pid" ] && kill -0 "$child_pid" 2>/dev/null; then
-        kill -TERM "$child_pid" 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$child_pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$child_pid" 2>/dev/null
-    fi
-    local ns pids link
-    for ns in "${made_namespaces[@]}"; do
-        pids="$(ip netns pids "$ns" 2>/dev/null)"
-        if [ -n "$pids" ]; then
-            kill -TERM $pids 2>/dev/null
-            sleep 0.5
-            pids="$(ip netns pids "$ns" 2>/dev/null)"
-            [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
-        fi
-    done
-    for ns in "${made_namespaces[@]}"; do ip netns delete "$ns" 2>/dev/null; done
-    for link in "${made_links[@]}"; do ip link delete "$link" 2>/dev/null; done  # only if never moved
+netns_begin_cleanup
+work_dir="$netns_work"
+netns_before_cleanup() { # --keep: the runs' JSON outlives the work folder
     if [ -n "$keep_dir" ]; then mkdir -p "$keep_dir" && cp "$work_dir"/*.json "$keep_dir"/ 2>/dev/null; fi
-    rm -rf "$work_dir"
-    exit "$status"
 }
-trap cb_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+cb_run() { netns_run "$@"; }
 
-cb_run() { # runs a command in the background and waits, so that a signal reaches the trap at once
-    local status=0
-    "$@" &
-    child_pid=$!
-    wait "$child_pid" || status=$?
-    child_pid=""
-    return "$status"
-}
-
-if [ -z "$dptrain_bin" ]; then
-    swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain >&2
-    dptrain_bin="$DPTRAIN_ROOT/.build/release/dptrain"
-fi
-[ -x "$dptrain_bin" ] || cb_fail 1 "$dptrain_bin is not an executable dptrain."
-dptrain_bin="$(cd "$(dirname "$dptrain_bin")" && pwd)/$(basename "$dptrain_bin")"
+netns_dptrain "$dptrain_bin"
 
 # ---- the hosts ---------------------------------------------------------------------------------------
 
 names=(a b c d)
 host_names=() host_ns=() host_dev=() peer_dev=()
-cb_netns_add() {
-    local error
-    if ! error="$(ip netns add "$1" 2>&1)"; then
-        cb_fail 2 "cannot make network namespaces here (ip netns add: ${error//$'\n'/ }); this needs CAP_NET_ADMIN and CAP_SYS_ADMIN."
-    fi
-    made_namespaces+=("$1")
-}
 switch_ns="cbs-$suffix"
 if [ "$hosts" -eq 4 ]; then
-    cb_netns_add "$switch_ns"
+    netns_add "$switch_ns"
     ip -n "$switch_ns" link add br0 type bridge
     ip -n "$switch_ns" link set br0 up
 fi
 for i in $(seq 0 $((hosts - 1))); do
     n="${names[$i]}"
     host_names+=("cb-$n") host_ns+=("cb-$n-$suffix") host_dev+=("cb$n-$suffix")
-    cb_netns_add "cb-$n-$suffix"
-    ip -n "cb-$n-$suffix" link set lo up
+    netns_add "cb-$n-$suffix"
 done
 if [ "$hosts" -eq 2 ]; then
-    ip link add "${host_dev[0]}" type veth peer name "${host_dev[1]}" || cb_fail 2 "cannot make a veth pair."
-    made_links+=("${host_dev[0]}")
+    netns_veth "${host_dev[0]}" "${host_dev[1]}"
     for i in 0 1; do ip link set "${host_dev[$i]}" netns "${host_ns[$i]}"; done
     peer_dev=("" "")
 else
     for i in 0 1 2 3; do
         peer="cbp${names[$i]}-$suffix"
-        ip link add "${host_dev[$i]}" type veth peer name "$peer" || cb_fail 2 "cannot make a veth pair."
-        made_links+=("${host_dev[$i]}")
+        netns_veth "${host_dev[$i]}" "$peer"
         ip link set "${host_dev[$i]}" netns "${host_ns[$i]}"
         ip link set "$peer" netns "$switch_ns"
         ip -n "$switch_ns" link set "$peer" master br0
@@ -199,26 +158,22 @@ set_rate() {
 }
 
 agent="$work_dir/rsh-agent"
-{
-    echo '#!/bin/sh'
-    echo 'case "$1" in'
-    for i in $(seq 0 $((hosts - 1))); do echo "    ${host_names[$i]}) ns=${host_ns[$i]} ;;"; done
-    echo '    *) echo "cluster-bench agent: no namespace for host $1" >&2; exit 255 ;;'
-    echo 'esac'
-    echo 'host="$1"; shift'
-    echo "exec ip netns exec \"\$ns\" unshare --uts sh -c 'hostname \"\$1\" && shift && exec sh -c \"\$*\"' agent \"\$host\" \"\$@\""
-} >"$agent"
-chmod +x "$agent"
+agent_hosts=()
+for i in $(seq 0 $((hosts - 1))); do agent_hosts+=("${host_names[$i]}" "${host_ns[$i]}"); done
+netns_write_agent "$agent" "${agent_hosts[@]}"
 hostfile="$work_dir/hostfile"
-for i in $(seq 0 $((hosts - 1))); do echo "${host_names[$i]} slots=1"; done >"$hostfile"
+for i in $(seq 0 $((hosts - 1))); do echo "${host_names[$i]} slots=$ranks_per_host"; done >"$hostfile"
 
-on_host_a() { ip netns exec "${host_ns[0]}" unshare --uts sh -c 'hostname "$0" && exec "$@"' "${host_names[0]}" "$@"; }
-mpirun_hosts=(mpirun -n "$hosts" --hostfile "$hostfile" --bind-to none
+on_host_a() { netns_on_host "${host_ns[0]}" "${host_names[0]}" "$@"; }
+# Ranks of one host share memory (vader); hosts talk TCP over their links only.
+mpirun_hosts=(mpirun -n "$((hosts * ranks_per_host))" --hostfile "$hostfile" --bind-to none
     --mca plm_rsh_agent "$agent" --mca plm_rsh_no_tree_spawn 1
-    --mca btl tcp,self --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet")
+    --mca btl "$([ "$ranks_per_host" -gt 1 ] && echo tcp,vader,self || echo tcp,self)"
+    --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet"
+    ${mpirun_extra[@]+"${mpirun_extra[@]}"})
 tx_bytes() { ip netns exec "${host_ns[0]}" cat "/sys/class/net/${host_dev[0]}/statistics/tx_bytes"; }
 
-echo "cluster-bench: $hosts hosts (${host_ns[*]}), one rank each, TCP only; rates: $rates; $rounds round(s)" >&2
+echo "cluster-bench: $hosts hosts (${host_ns[*]}), $ranks_per_host rank(s) each, TCP between hosts; rates: $rates; $rounds round(s)" >&2
 echo "cluster-bench: dptrain bench ${bench_options[*]}" >&2
 
 # ---- runs ------------------------------------------------------------------------------------------------
@@ -241,23 +196,33 @@ steps_of_run() { # timed + warm-up steps of the options given
 }
 total_steps="$(steps_of_run)"
 
+only_rate() { # only_rate LABEL RATE: whether a variant LABEL (LABEL@RATE: that rate only) runs at RATE
+    [[ "$1" != *@* ]] || [ "${1#*@}" = "$2" ]
+}
+
 for round in $(seq 1 "$rounds"); do
-    echo "cluster-bench: round $round: one rank alone" >&2
+    echo "cluster-bench: round $round: one rank alone (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     cb_run on_host_a "$dptrain_bin" bench "${bench_options[@]}" --single-process --json >"$work_dir/solo-$round.json"
     for rate in $rates; do
         set_rate "$rate"
         for variant in "${variants[@]}"; do
             label="${variant%% *}" extra=()
+            only_rate "$label" "$rate" || continue
             [ "$label" = "$variant" ] || read -r -a extra <<<"${variant#* }"
+            bin="$dptrain_bin"
+            # Leading VAR=VALUE words: environment of every rank (through env(1), so remote ones too).
+            launch=()
+            while [ "${#extra[@]}" -gt 0 ] && [[ "${extra[0]}" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do launch+=("${extra[0]}"); extra=("${extra[@]:1}"); done
+            if [ "${#extra[@]}" -gt 0 ] && [ "${extra[0]#@}" != "${extra[0]}" ]; then bin="${extra[0]#@}"; extra=("${extra[@]:1}"); fi
             run="$label-$rate"
             if [ -z "${calibration[$run]:-}" ]; then
                 before="$(tx_bytes)"
-                cb_run on_host_a "${mpirun_hosts[@]}" "$dptrain_bin" bench "${bench_options[@]}" ${extra[@]+"${extra[@]}"} --steps 1 --warm-up 0 --json >/dev/null
+                cb_run on_host_a "${mpirun_hosts[@]}" env ${launch[@]+"${launch[@]}"} "$bin" bench "${bench_options[@]}" ${extra[@]+"${extra[@]}"} --steps 1 --warm-up 0 --json >/dev/null
                 calibration[$run]=$(($(tx_bytes) - before))
             fi
-            echo "cluster-bench: round $round: $hosts hosts at $rate${extra[*]+, ${extra[*]}}" >&2
+            echo "cluster-bench: round $round: $hosts hosts at $rate, $label${launch[*]+ ${launch[*]}}${extra[*]+ ${extra[*]}} (load $(cut -d' ' -f1 /proc/loadavg))" >&2
             before="$(tx_bytes)"
-            cb_run on_host_a "${mpirun_hosts[@]}" "$dptrain_bin" bench "${bench_options[@]}" ${extra[@]+"${extra[@]}"} --json >"$work_dir/$run-$round.json"
+            cb_run on_host_a "${mpirun_hosts[@]}" env ${launch[@]+"${launch[@]}"} "$bin" bench "${bench_options[@]}" ${extra[@]+"${extra[@]}"} --json >"$work_dir/$run-$round.json"
             echo $(($(tx_bytes) - before)) >"$work_dir/$run-$round.bytes"
         done
     done
@@ -273,7 +238,7 @@ field_median() { # field_median PREFIX KEY
 }
 solo="$(field_median solo ms_per_step)"
 echo
-echo "dptrain bench ${bench_options[*]}; $hosts hosts × 1 rank; medians of $rounds interleaved round(s)"
+echo "dptrain bench ${bench_options[*]}; $hosts hosts × $ranks_per_host rank(s)${mpirun_extra[*]+; mpirun ${mpirun_extra[*]}}; load $(cut -d' ' -f1-3 /proc/loadavg); medians of $rounds interleaved round(s)"
 echo "one rank alone: $(printf '%.0f' "$solo") ms/step"
 echo
 echo "| variant | link | ms/step | forward | backward | exposed comm | update | comm busy | efficiency | MB/step over the link |"
@@ -281,6 +246,7 @@ echo "|---|---|---|---|---|---|---|---|---|---|"
 for variant in "${variants[@]}"; do
     label="${variant%% *}"
     for rate in $rates; do
+        only_rate "$label" "$rate" || continue
         run="$label-$rate"
         ms="$(field_median "$run" ms_per_step)"
         bytes="$(for round in $(seq 1 "$rounds"); do cat "$work_dir/$run-$round.bytes"; done | median)"

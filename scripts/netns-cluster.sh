@@ -32,13 +32,11 @@
 
 set -euo pipefail
 
+NETNS_PROG=netns-cluster
+source "$(dirname "${BASH_SOURCE[0]}")/lib/netns.sh"
+
 netns_usage() {
     sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-netns_fail() { # one sentence, then exit with the given status
-    echo "netns-cluster: $2" >&2
-    exit "$1"
 }
 
 # ---- options ---------------------------------------------------------------------------------
@@ -60,20 +58,7 @@ done
 
 # ---- what namespaces need, checked before anything is made --------------------------------------
 
-if [ "$(id -u)" -ne 0 ]; then
-    netns_fail 2 "cannot make network namespaces: this needs root (CAP_NET_ADMIN), so run it as root or with sudo."
-fi
-if ! command -v ip >/dev/null 2>&1; then
-    echo "netns-cluster: installing iproute2 (for ip)" >&2
-    apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 >/dev/null 2>&1 || true
-    command -v ip >/dev/null 2>&1 \
-        || netns_fail 2 "cannot make network namespaces: the ip command is missing and apt-get could not install iproute2."
-fi
-for tool in unshare hostname; do
-    command -v "$tool" >/dev/null 2>&1 \
-        || netns_fail 2 "cannot give the namespaces their own host names: the $tool command is missing."
-done
+netns_require_tools unshare hostname
 
 # The rest of the set-up (packages, mpirun's root variables, the OpenBLAS kernel) is shared.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -87,66 +72,12 @@ ns_a="dpt-a-$suffix" ns_b="dpt-b-$suffix"
 veth_a="dpta-$suffix" veth_b="dptb-$suffix"
 host_a="dpt-a" host_b="dpt-b"
 addr_a="10.77.0.1" addr_b="10.77.0.2" subnet="10.77.0.0/24"
-made_namespaces=()
-child_pid=""
-keep_work=1
-if [ -z "$work_dir" ]; then
-    work_dir="$(mktemp -d "${TMPDIR:-/tmp}/dptrain-netns.XXXXXX")"
-    keep_work=0
-else
-    mkdir -p "$work_dir"
-    work_dir="$(cd "$work_dir" && pwd)"
-fi
-
-netns_cleanup() {
-    local status=$?
-    trap - EXIT INT TERM HUP
-    set +e
-    if [ -n "$child_pid" ] && kill -0 "$child_pid" 2>/dev/null; then
-        kill -TERM "$child_pid" 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$child_pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$child_pid" 2>/dev/null
-    fi
-    local ns pids
-    for ns in "${made_namespaces[@]}"; do # the orted daemon and ranks of an aborted job, if any
-        pids="$(ip netns pids "$ns" 2>/dev/null)"
-        if [ -n "$pids" ]; then
-            kill -TERM $pids 2>/dev/null
-            sleep 0.5
-            pids="$(ip netns pids "$ns" 2>/dev/null)"
-            [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
-        fi
-    done
-    for ns in "${made_namespaces[@]}"; do
-        ip netns delete "$ns" 2>/dev/null # takes its end of the veth pair, and so the pair, along
-    done
-    ip link delete "$veth_a" 2>/dev/null # only if it never reached its namespace
-    [ "$keep_work" -eq 1 ] || rm -rf "$work_dir"
-    exit "$status"
-}
-trap netns_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# Runs a command in the background and waits for it, so that a signal reaches the trap at once.
-netns_run() {
-    local status=0
-    "$@" &
-    child_pid=$!
-    wait "$child_pid" || status=$?
-    child_pid=""
-    return "$status"
-}
+netns_begin_cleanup "$work_dir"
+work_dir="$netns_work"
 
 # ---- the binary ------------------------------------------------------------------------------------
 
-if [ -z "$dptrain_bin" ]; then
-    swift build -c release "${DPTRAIN_SWIFT_FLAGS[@]}" --product dptrain >&2
-    dptrain_bin="$DPTRAIN_ROOT/.build/release/dptrain"
-fi
-[ -x "$dptrain_bin" ] || netns_fail 1 "$dptrain_bin is not an executable dptrain."
-dptrain_bin="$(cd "$(dirname "$dptrain_bin")" && pwd)/$(basename "$dptrain_bin")"
+netns_dptrain "$dptrain_bin"
 
 train_options=(--steps 6 --layers 1 --dim 32 --heads 2 --context 16 --batch 2 --sampler sequential
                --log-every 1 --eval-every 0)
@@ -159,22 +90,13 @@ fi
 
 # ---- two "hosts" -------------------------------------------------------------------------------------
 
-netns_add() {
-    local error
-    if ! error="$(ip netns add "$1" 2>&1)"; then
-        netns_fail 2 "cannot make network namespaces here (ip netns add: ${error//$'\n'/ }); this needs CAP_NET_ADMIN and CAP_SYS_ADMIN, which unprivileged containers lack."
-    fi
-    made_namespaces+=("$1")
-}
 netns_add "$ns_a"
 netns_add "$ns_b"
-ip link add "$veth_a" type veth peer name "$veth_b" \
-    || netns_fail 2 "cannot make the veth pair that joins the namespaces."
+netns_veth "$veth_a" "$veth_b"
 ip link set "$veth_a" netns "$ns_a"
 ip link set "$veth_b" netns "$ns_b"
 ip -n "$ns_a" address add "$addr_a/24" dev "$veth_a"
 ip -n "$ns_b" address add "$addr_b/24" dev "$veth_b"
-for ns in "$ns_a" "$ns_b"; do ip -n "$ns" link set lo up; done
 ip -n "$ns_a" link set "$veth_a" up
 ip -n "$ns_b" link set "$veth_b" up
 ip netns exec "$ns_a" unshare --uts true 2>/dev/null \
@@ -183,23 +105,10 @@ ip netns exec "$ns_a" unshare --uts true 2>/dev/null \
 # The rsh agent: `AGENT HOST COMMAND...` runs COMMAND, a shell command line as ssh would pass it,
 # in HOST's namespaces.
 agent="$work_dir/rsh-agent"
-cat >"$agent" <<EOF
-#!/bin/sh
-# plm_rsh_agent for netns-cluster.sh: AGENT HOST COMMAND... runs COMMAND in HOST's namespaces.
-case "\$1" in
-    $host_a) ns=$ns_a ;;
-    $host_b) ns=$ns_b ;;
-    *) echo "netns-cluster agent: no namespace for host \$1" >&2; exit 255 ;;
-esac
-host="\$1"; shift
-exec ip netns exec "\$ns" unshare --uts sh -c 'hostname "\$1" && shift && exec sh -c "\$*"' agent "\$host" "\$@"
-EOF
-chmod +x "$agent"
+netns_write_agent "$agent" "$host_a" "$ns_a" "$host_b" "$ns_b"
 
 # on_host_a COMMAND...: runs COMMAND in dpt-a's namespaces, with hostname dpt-a.
-on_host_a() {
-    ip netns exec "$ns_a" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host_a" "$@"
-}
+on_host_a() { netns_on_host "$ns_a" "$host_a" "$@"; }
 
 mpirun_two_hosts=(mpirun -n 4 --hostfile "$hostfile" --bind-to none
     --mca plm_rsh_agent "$agent" --mca plm_rsh_no_tree_spawn 1 --mca mpi_yield_when_idle 1

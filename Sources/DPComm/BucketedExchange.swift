@@ -25,8 +25,10 @@ public struct ExchangeTimes: Sendable, Equatable {
 /// The gradient all-reduce in buckets, on a thread of its own, overlapped with backward.
 ///
 /// The flat gradient buffer of N floats is cut into contiguous buckets of at most
-/// `bucketElements`, from the end of the buffer towards offset 0 (the order in which backward
-/// finishes them: last block first, the embeddings at offset 0 last). As backward reports that
+/// `bucketElements`, graded small towards both ends and ending where backward reports progress
+/// (`buckets(count:bucketElements:frontiers:)`), reduced from the end of the buffer towards
+/// offset 0 (the order in which backward finishes them: last block first, the embeddings at
+/// offset 0 last). As backward reports that
 /// `gradients[k...]` is final (`ready(from: k)`), every bucket that lies inside is handed to the
 /// exchange thread, which reduces it with a ring over `ExchangeChannel` while backward goes on;
 /// `finish` hands over the rest and waits for all. The buckets depend only on N and the bucket
@@ -43,6 +45,14 @@ public struct ExchangeTimes: Sendable, Equatable {
 /// partial sum once to send it on; the owner rounds the complete sum and every rank, the owner
 /// too, takes that rounded value, so all replicas apply the same gradient.
 ///
+/// Two levels (`hosts`, for H hosts of L ranks each, ZeRO-0): a bucket is cut into L equal
+/// chunks; a ring reduce-scatter within the host (binary32, shared memory) leaves chunk l summed
+/// over the host on local rank l; the L rings across the hosts (local rank l of every host) then
+/// all-reduce chunk l as above (bf16 on the wire with `.bf16`, the owner's rounding for all); a
+/// ring all-gather within the host gives every rank every chunk. The link between hosts carries
+/// 2·(H − 1)/H of the bucket each way instead of the flat ring's 2·(W − 1)/W, and every rank ends
+/// with the same values (each chunk is the result of one owner, copied).
+///
 /// Threads: `begin`, `ready`, `finish` and `allGather` are called by one thread (the trainer's);
 /// it must make no other call on the communicator between `begin` and `finish` (MPI's
 /// SERIALIZED level).
@@ -53,6 +63,9 @@ public final class BucketedExchange: @unchecked Sendable {
     /// ZeRO-1: each rank's part of the buffer (`counts`, in rank order); nil reduces every
     /// bucket onto every rank.
     public let shardCounts: [Int]?
+    /// The exchange in two levels (within each host, then across hosts), or nil: one ring over
+    /// every rank.
+    public let hosts: HostChannels?
 
     let channel: any ExchangeChannel
     let gradients: UnsafeMutableBufferPointer<Float>
@@ -79,12 +92,14 @@ public final class BucketedExchange: @unchecked Sendable {
     /// - Parameters:
     ///   - channel: from `Communicator.makeExchangeChannel()`.
     ///   - gradients: the flat buffer; reduced in place unless `shardCounts` is given.
-    ///   - bucketElements: the bucket size; 0 (or ≥ the buffer) makes one bucket of everything.
+    ///   - bucketElements: the largest bucket; 0 makes one bucket of everything.
+    ///   - frontiers: where backward reports progress (`buckets` ends buckets there).
     ///   - shardCounts: ZeRO-1's partition (one count per rank, adding up to the buffer's count);
     ///     the reduced values of this rank's part go to `shard` (which holds `shardCounts[rank]`).
     public init(
-        channel: any ExchangeChannel, gradients: UnsafeMutableBufferPointer<Float>, bucketElements: Int,
-        compression: GradientCompression, shardCounts: [Int]? = nil, shard: UnsafeMutableBufferPointer<Float>? = nil
+        channel: any ExchangeChannel, gradients: UnsafeMutableBufferPointer<Float>, bucketElements: Int, frontiers: [Int] = [],
+        compression: GradientCompression, shardCounts: [Int]? = nil, shard: UnsafeMutableBufferPointer<Float>? = nil,
+        hosts: HostChannels? = nil
     ) throws {
         let W = channel.size, N = gradients.count
         if let counts = shardCounts {
@@ -93,7 +108,13 @@ public final class BucketedExchange: @unchecked Sendable {
                 throw MPIError(call: "BucketedExchange", message: "shard counts \(counts) do not partition \(N) gradients over \(W) ranks with this rank's shard")
             }
         }
+        if let hosts {
+            guard shardCounts == nil, hosts.local.size * hosts.cross.size == W else {
+                throw MPIError(call: "BucketedExchange", message: "the exchange in two levels needs ZeRO-0 and \(W) ranks as hosts × ranks per host, not \(hosts.cross.size) × \(hosts.local.size)")
+            }
+        }
         self.channel = channel
+        self.hosts = hosts
         self.gradients = gradients
         self.shard = shard ?? UnsafeMutableBufferPointer(start: nil, count: 0)
         self.compression = compression
@@ -101,12 +122,16 @@ public final class BucketedExchange: @unchecked Sendable {
         var starts: [Int] = [], offset = 0
         for n in shardCounts ?? [] { starts.append(offset); offset += n }
         shardStarts = starts
-        buckets = Self.buckets(count: N, bucketElements: bucketElements)
+        buckets = Self.buckets(count: N, bucketElements: bucketElements, frontiers: frontiers)
 
         let largestBucket = buckets.map(\.count).max() ?? 0
         var largestChunk = 0
-        for bucket in buckets { largestChunk = Swift.max(largestChunk, Self.chunks(of: bucket, ranks: W, shardStarts: starts, shardCounts: shardCounts).map(\.count).max() ?? 0) }
-        receiveFloats = .allocate(capacity: compression == .none ? largestChunk : 0)
+        for bucket in buckets {
+            // Two levels: the host's chunks (1/L of a bucket) are the largest a hop receives.
+            let ranks = hosts?.local.size ?? W
+            largestChunk = Swift.max(largestChunk, Self.chunks(of: bucket, ranks: ranks, shardStarts: starts, shardCounts: shardCounts).map(\.count).max() ?? 0)
+        }
+        receiveFloats = .allocate(capacity: compression == .none || hosts != nil ? largestChunk : 0)
         let wire = compression == .bf16
         sendWire = .allocate(capacity: wire ? largestChunk : 0)
         receiveWire = .allocate(capacity: wire ? largestChunk : 0)
@@ -121,18 +146,46 @@ public final class BucketedExchange: @unchecked Sendable {
         bucketWire.deallocate()
     }
 
-    /// The buckets of a buffer of `count` floats, highest offsets first: full buckets of
-    /// `bucketElements` cut from the end, the remainder (holding offset 0) last.
-    public static func buckets(count: Int, bucketElements: Int) -> [Range<Int>] {
+    /// The smallest bucket: 1 MiB of binary32, at both ends of the buffer (see `buckets`).
+    public static let edgeBucketElements = 262_144
+
+    /// The buckets of a buffer of `count` floats, highest offsets first (the order backward
+    /// finishes them), graded so that little is left to send when backward ends.
+    ///
+    /// Cut from offset 0 up: the bucket starting at x holds at most
+    /// `min(bucketElements, max(e, x), max(e, (count − x) / 2))` floats, e = `edgeBucketElements`
+    /// (or `bucketElements` when smaller). So the buckets grow geometrically from e at both ends:
+    /// each holds no more than everything below it, which backward finishes after it — the ones
+    /// final last (the first block, the embeddings at offset 0) are small, and the one reduced
+    /// first is small, so the link starts early (DDP caps that one at 1 MiB) — and hold at most
+    /// `bucketElements` in between. Each bucket ends at the largest of `frontiers` (the offsets
+    /// backward reports, `Model.gradientFrontiers`) within that size, so it is final the moment
+    /// backward reports its lower end; where no frontier fits it is cut at the size. Depends only
+    /// on its arguments, so every rank cuts the same buckets. `bucketElements` 0 makes one bucket.
+    public static func buckets(count: Int, bucketElements: Int, frontiers: [Int] = []) -> [Range<Int>] {
         guard count > 0 else { return [] }
-        guard bucketElements > 0, bucketElements < count else { return [0..<count] }
-        var result: [Range<Int>] = [], upper = count
-        while upper > 0 {
-            let lower = Swift.max(0, upper - bucketElements)
+        guard bucketElements > 0 else { return [0..<count] }
+        let cuts = Set(frontiers).filter { $0 > 0 && $0 < count }.sorted()
+        let edge = Swift.min(bucketElements, edgeBucketElements)
+        var result: [Range<Int>] = [], lower = 0, next = 0
+        while lower < count {
+            let size = Swift.min(bucketElements, Swift.max(edge, lower), Swift.max(edge, (count - lower) / 2))
+            let limit = lower + size
+            if limit >= count {
+                result.append(lower..<count)
+                break
+            }
+            while next < cuts.count && cuts[next] <= lower { next += 1 }
+            var upper = limit
+            if next < cuts.count && cuts[next] <= limit {
+                var i = next
+                while i + 1 < cuts.count && cuts[i + 1] <= limit { i += 1 }
+                upper = cuts[i]
+            }
             result.append(lower..<upper)
-            upper = lower
+            lower = upper
         }
-        return result
+        return result.reversed()
     }
 
     /// Chunk c of `bucket` for rank c: equal parts, or rank c's shard intersected with the bucket.
@@ -207,60 +260,103 @@ public final class BucketedExchange: @unchecked Sendable {
     /// The ring reduce-scatter (and, without shards, all-gather) of one bucket; exchange thread.
     private func reduce(bucket index: Int) throws {
         let bucket = buckets[index]
-        let (W, r) = (channel.size, channel.rank)
-        let right = (r + 1) % W, left = (r + W - 1) % W
-        let parts = Self.chunks(of: bucket, ranks: W, shardStarts: shardStarts, shardCounts: shardCounts)
         var hop = 0
+        if let hosts {
+            // Within the host in binary32 (shared memory), across hosts among the ranks of this
+            // local rank (one per host, on 1/L of the bucket each), within the host again.
+            let local = Self.chunks(of: bucket, ranks: hosts.local.size, shardStarts: [], shardCounts: nil)
+            try reduceScatter(local, over: hosts.local, wire: .none, bucket: index, hop: &hop)
+            try allReduce(local[hosts.local.rank], over: hosts.cross, base: bucket.lowerBound, bucket: index, hop: &hop)
+            try allGather(local, over: hosts.local, bucket: index, hop: &hop)
+            return
+        }
+        guard shardCounts != nil else {
+            try allReduce(bucket, over: channel, base: bucket.lowerBound, bucket: index, hop: &hop)
+            return
+        }
+        let r = channel.rank
+        let parts = Self.chunks(of: bucket, ranks: channel.size, shardStarts: shardStarts, shardCounts: shardCounts)
+        try reduceScatter(parts, over: channel, wire: compression, bucket: index, hop: &hop)
+        let mine = parts[r]
+        let target = UnsafeMutableBufferPointer(rebasing: shard[(mine.lowerBound - shardStarts[r])..<(mine.upperBound - shardStarts[r])])
+        switch compression {
+        case .none: _ = target.update(fromContentsOf: gradients[mine])
+        case .bf16:
+            // The rounded complete sum, as every rank would take it.
+            let rounded = wire(mine, base: bucket.lowerBound)
+            BFloat16.compress(UnsafeBufferPointer(rebasing: gradients[mine]), into: rounded)
+            BFloat16.decompress(UnsafeBufferPointer(rounded), into: target)
+        }
+    }
+
+    /// The ring all-reduce of `range` over `ring`, in equal chunks, on the wire of `compression`.
+    /// With `.bf16` the owner of each chunk rounds its complete sum and every rank, the owner too,
+    /// takes that rounded value. `base`: the offset `bucketWire` starts at.
+    private func allReduce(_ range: Range<Int>, over ring: any ExchangeChannel, base: Int, bucket: Int, hop: inout Int) throws {
+        let parts = Self.chunks(of: range, ranks: ring.size, shardStarts: [], shardCounts: nil)
+        try reduceScatter(parts, over: ring, wire: compression, bucket: bucket, hop: &hop)
+        switch compression {
+        case .none:
+            try allGather(parts, over: ring, bucket: bucket, hop: &hop)
+        case .bf16:
+            let (W, r) = (ring.size, ring.rank)
+            let mine = parts[r]
+            BFloat16.compress(UnsafeBufferPointer(rebasing: gradients[mine]), into: wire(mine, base: base))
+            for s in 0..<(W - 1) {
+                try beforeHop?(bucket, hop)
+                hop += 1
+                let out = parts[(r - s + W) % W], into = parts[(r - s - 1 + W) % W]
+                try ring.exchange(send: UnsafeBufferPointer(wire(out, base: base)), to: (r + 1) % W,
+                                  receive: wire(into, base: base), from: (r + W - 1) % W)
+            }
+            BFloat16.decompress(UnsafeBufferPointer(wire(range, base: base)), into: UnsafeMutableBufferPointer(rebasing: gradients[range]))
+        }
+    }
+
+    /// Ring reduce-scatter of `parts` (one per rank of `ring`): in W − 1 hops each rank sends its
+    /// partial sum of one part to rank r + 1 and adds the partial it receives from r − 1 to its
+    /// own values of the next, so part c is summed in the order of ranks c + 1, c + 2, …, c
+    /// (mod W) and ends complete, in binary32, on rank c. `wire` .bf16: the partials travel
+    /// rounded to bfloat16 and are added in binary32.
+    private func reduceScatter(_ parts: [Range<Int>], over ring: any ExchangeChannel, wire: GradientCompression, bucket: Int, hop: inout Int) throws {
+        let (W, r) = (ring.size, ring.rank)
+        let right = (r + 1) % W, left = (r + W - 1) % W
         for s in 0..<(W - 1) {
-            try beforeHop?(index, hop)
+            try beforeHop?(bucket, hop)
             hop += 1
             let out = parts[(r - s - 1 + 2 * W) % W], into = parts[(r - s - 2 + 2 * W) % W]
             let sum = UnsafeMutableBufferPointer(rebasing: gradients[into])
-            switch compression {
+            switch wire {
             case .none:
                 let received = UnsafeMutableBufferPointer(rebasing: receiveFloats[0..<into.count])
-                try channel.exchange(send: UnsafeBufferPointer(rebasing: gradients[out]), to: right, receive: received, from: left)
+                try ring.exchange(send: UnsafeBufferPointer(rebasing: gradients[out]), to: right, receive: received, from: left)
                 add(UnsafeBufferPointer(received), into: sum)
             case .bf16:
                 let sent = UnsafeMutableBufferPointer(rebasing: sendWire[0..<out.count])
                 let received = UnsafeMutableBufferPointer(rebasing: receiveWire[0..<into.count])
                 BFloat16.compress(UnsafeBufferPointer(rebasing: gradients[out]), into: sent)
-                try channel.exchange(send: UnsafeBufferPointer(sent), to: right, receive: received, from: left)
+                try ring.exchange(send: UnsafeBufferPointer(sent), to: right, receive: received, from: left)
                 BFloat16.accumulate(UnsafeBufferPointer(received), into: sum)
             }
         }
-        let mine = parts[r]
-        let lower = bucket.lowerBound
-        func wire(_ range: Range<Int>) -> UnsafeMutableBufferPointer<UInt16> {
-            UnsafeMutableBufferPointer(rebasing: bucketWire[(range.lowerBound - lower)..<(range.upperBound - lower)])
-        }
-        // The rounded complete sum is the result on every rank, its owner's too.
-        if compression == .bf16 { BFloat16.compress(UnsafeBufferPointer(rebasing: gradients[mine]), into: wire(mine)) }
+    }
 
-        if shardCounts != nil {
-            let target = UnsafeMutableBufferPointer(rebasing: shard[(mine.lowerBound - shardStarts[r])..<(mine.upperBound - shardStarts[r])])
-            switch compression {
-            case .none: _ = target.update(fromContentsOf: gradients[mine])
-            case .bf16: BFloat16.decompress(UnsafeBufferPointer(wire(mine)), into: target)
-            }
-            return
-        }
+    /// Ring all-gather in binary32: W − 1 hops pass every rank's part of `gradients` to the others.
+    private func allGather(_ parts: [Range<Int>], over ring: any ExchangeChannel, bucket: Int, hop: inout Int) throws {
+        let (W, r) = (ring.size, ring.rank)
         for s in 0..<(W - 1) {
-            try beforeHop?(index, hop)
+            try beforeHop?(bucket, hop)
             hop += 1
             let out = parts[(r - s + W) % W], into = parts[(r - s - 1 + W) % W]
-            switch compression {
-            case .none:
-                try channel.exchange(
-                    send: UnsafeBufferPointer(rebasing: gradients[out]), to: right,
-                    receive: UnsafeMutableBufferPointer(rebasing: gradients[into]), from: left)
-            case .bf16:
-                try channel.exchange(send: UnsafeBufferPointer(wire(out)), to: right, receive: wire(into), from: left)
-            }
+            try ring.exchange(
+                send: UnsafeBufferPointer(rebasing: gradients[out]), to: (r + 1) % W,
+                receive: UnsafeMutableBufferPointer(rebasing: gradients[into]), from: (r + W - 1) % W)
         }
-        if compression == .bf16 {
-            BFloat16.decompress(UnsafeBufferPointer(wire(bucket)), into: UnsafeMutableBufferPointer(rebasing: gradients[bucket]))
-        }
+    }
+
+    /// The bfloat16 wire of `range` of the current bucket, which starts at `base`.
+    private func wire(_ range: Range<Int>, base: Int) -> UnsafeMutableBufferPointer<UInt16> {
+        UnsafeMutableBufferPointer(rebasing: bucketWire[(range.lowerBound - base)..<(range.upperBound - base)])
     }
 }
 

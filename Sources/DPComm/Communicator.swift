@@ -38,6 +38,11 @@ public protocol Communicator: AnyObject {
     /// world communicator, so its messages never match the world's). Collective: every rank calls
     /// it, in the same order as the other collectives.
     func makeExchangeChannel() throws -> any ExchangeChannel
+    /// The two channels of the exchange in two levels (`HostChannels`), or nil when the job runs
+    /// on one host, has one rank on every host, has hosts with different numbers of ranks, or
+    /// `enabled` is false on some rank. Collective: every rank calls it, in the same order as the
+    /// other collectives, and all get channels or all get nil.
+    func makeHostChannels(enabled: Bool) throws -> HostChannels?
     /// Ends every rank of the job at once with `code`, after writing `message` (if not empty) to
     /// standard error. Used when one rank cannot go on and the others may be waiting in a collective.
     func abort(code: Int32, message: String) -> Never
@@ -87,6 +92,18 @@ public protocol ExchangeChannel: AnyObject {
     /// completion and sleeps briefly between tests (see `ExchangeWaitPolicy`).
     func exchange<T: CommScalar>(
         send: UnsafeBufferPointer<T>, to: Int, receive: UnsafeMutableBufferPointer<T>, from: Int) throws
+}
+
+/// The gradient exchange in two levels, for jobs of H hosts with L ranks each: `local` joins
+/// the L ranks of this host (shared memory; rank = the local rank), `cross` joins the H ranks with
+/// this rank's local rank, one on every host (rank = the host's index).
+public struct HostChannels {
+    public let local: any ExchangeChannel
+    public let cross: any ExchangeChannel
+    public init(local: any ExchangeChannel, cross: any ExchangeChannel) {
+        self.local = local
+        self.cross = cross
+    }
 }
 
 /// How an `ExchangeChannel` waits for its messages: test for completion for up to `spin`

@@ -152,6 +152,36 @@ public final class MPICommunicator: Communicator {
             policy: .from { name in getenv(name).map { String(cString: $0) } })
     }
 
+    public func makeHostChannels(enabled: Bool) throws -> HostChannels? {
+        // The hosts as MPI sees them (shared memory), or for tests on one machine
+        // DPTRAIN_TEST_HOSTS=H: H "hosts" of W/H consecutive ranks each.
+        var (L, l, pseudo) = (localSize, localRank, false)
+        if let text = getenv("DPTRAIN_TEST_HOSTS"), let H = Int(String(cString: text)), H > 1, size % H == 0 {
+            (L, l, pseudo) = (size / H, rank % (size / H), true)
+        }
+        // max of (L, −L, −enabled): every host has the same L exactly when max L = min L.
+        var agreed: [Int32] = [Int32(L), -Int32(L), enabled ? -1 : 0]
+        try check(MPI_Allreduce(cmpi_in_place(), &agreed, 3, cmpi_int32(), cmpi_op_max(), world), "MPI_Allreduce")
+        guard agreed[0] == -agreed[1], agreed[2] == -1, L > 1, size > L else { return nil }
+        var cross: MPI_Comm? = cmpi_comm_null(), host: MPI_Comm? = cmpi_comm_null()
+        try check(MPI_Comm_split(world, Int32(l), Int32(rank), &cross), "MPI_Comm_split")
+        if !pseudo {
+            try check(MPI_Comm_dup(local, &host), "MPI_Comm_dup")
+        } else {
+            try check(MPI_Comm_split(world, Int32(rank / L), Int32(rank), &host), "MPI_Comm_split")
+        }
+        guard let cross, let host else { throw MPIError(call: "MPI_Comm_split", message: "returned no communicator") }
+        try check(MPI_Comm_set_errhandler(cross, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(MPI_Comm_set_errhandler(host, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        var crossRank: Int32 = 0, crossSize: Int32 = 0
+        try check(MPI_Comm_rank(cross, &crossRank), "MPI_Comm_rank")
+        try check(MPI_Comm_size(cross, &crossSize), "MPI_Comm_size")
+        let policy = ExchangeWaitPolicy.from { name in getenv(name).map { String(cString: $0) } }
+        return HostChannels(
+            local: MPIExchangeChannel(comm: host, rank: l, size: L, policy: policy),
+            cross: MPIExchangeChannel(comm: cross, rank: Int(crossRank), size: Int(crossSize), policy: policy))
+    }
+
     public func abort(code: Int32, message: String) -> Never {
         writeToStandardError(message)
         MPI_Abort(world, code)

@@ -55,6 +55,8 @@ public final class SoloCommunicator: Communicator {
 
     public func makeExchangeChannel() throws -> any ExchangeChannel { SoloExchangeChannel() }
 
+    public func makeHostChannels(enabled: Bool) throws -> HostChannels? { nil }
+
     public func abort(code: Int32, message: String) -> Never {
         writeToStandardError(message)
         exit(code)

@@ -11,8 +11,10 @@ extension Model {
     /// decreasing flat offsets k into `gradients`; after the call with k, `gradients[k..<layout.count]`
     /// is final: this backward neither writes nor reads it again, so another thread may all-reduce
     /// it in place while backward goes on. The calls come after the output projection
-    /// and ln_f (k = the first offset after the last block), after each block, last block first
-    /// (k = that block's first offset), and after the embeddings (k = 0, always the last call).
+    /// and ln_f (k = the first offset after the last block); within each block, last block first,
+    /// after w2/b2, w1/b1, ln2, wo, wq/wk/wv and ln1 (k = the first offset of what is final, so the
+    /// last is the block's first offset; an offset equal to the previous one is not reported again);
+    /// and after the embeddings (k = 0, always the last call): exactly `gradientFrontiers`.
     /// With tied embeddings the output projection also adds into tok_embedding (offset 0), which
     /// is therefore final only at 0. The callback runs on the calling thread; nil costs nothing.
     public func backward(gradientsReady: ((Int) -> Void)? = nil) {
@@ -49,8 +51,7 @@ extension Model {
         if let gradientsReady, backwardFrontiers.head < layout.count { gradientsReady(backwardFrontiers.head) }
 
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
-            blockBackward(l, input: blockOutput(l - 1), B: B, T: T)
-            gradientsReady?(backwardFrontiers.blocks[l])
+            blockBackward(l, input: blockOutput(l - 1), B: B, T: T, ready: gradientsReady)
         }
         embeddingBackward(
             dTokEmbedding: grads.tokEmbedding, dPosEmbedding: grads.posEmbedding, dout: dx, tokens: acts.tokens, B: B, T: T, C: C)

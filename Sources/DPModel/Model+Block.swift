@@ -87,7 +87,7 @@ extension Model {
     /// Backpropagates block l of the last `forward` (B,T), the calls of `blockForward` reversed:
     /// ADDS its weight gradients into `gradients`; on entry dx (N,C) holds d(block output), on
     /// exit d(block input) x. Uses dC, dF, dFAct, dqkv and dScores as scratch.
-    func blockBackward(_ l: Int, input x: UnsafePointer<Float>, B: Int, T: Int) {
+    func blockBackward(_ l: Int, input x: UnsafePointer<Float>, B: Int, T: Int, ready: ((Int) -> Void)? = nil) {
         let (C, NH, F) = (config.dim, config.heads, config.ffnDim)
         let N = B * T
         let (a, p, d) = (acts.blocks[l], weights.blocks[l], grads.blocks[l])
@@ -96,20 +96,32 @@ extension Model {
         let x2 = hasResidual ? a.res2 : a.attProj
         let h1 = hasLN ? UnsafePointer(a.ln1) : x
         let h2 = hasLN ? a.ln2 : x2
+        let frontiers = backwardFrontiers.blocks[l]
+        var reported = Int.max
+        // Reports `gradients[k...]` final (see `backward(gradientsReady:)`), once per offset.
+        func final(_ k: Int) {
+            guard let ready, k < reported else { return }
+            reported = k
+            ready(k)
+        }
 
         // FFN; dx holds d(x3). With residuals x3 = x2 + ffn(x2), so dx already holds the skip's
         // share of d(x2) and the branch adds its own; without, the branch writes d(x2).
         matmulBackward(dinp: acts.dFAct, dweight: d.w2, dbias: d.b2, dout: dx, inp: a.fcAct, weight: p.w2, N: N, C: F, OC: C)
+        final(frontiers.w2)
         switch config.activation {
         case .gelu: geluBackward(dinp: acts.dF, dout: acts.dFAct, slope: a.fcSlope, N: N * F)
         case .relu: reluBackward(dinp: acts.dF, dout: acts.dFAct, inp: a.fc, N: N * F)
         }
         matmulBackward(dinp: hasLN ? dC : dx, dweight: d.w1, dbias: d.b1, dout: acts.dF, inp: h2, weight: p.w1,
                        N: N, C: C, OC: F, accumulateInput: !hasLN && hasResidual)
+        final(frontiers.w1)
         if hasLN { blockLayerNormBackward(2, l, dout: dC, inp: x2, N: N) }
+        final(frontiers.ln2)
 
         // Attention; dx holds d(x2).
         matmulBackward(dinp: dC, dweight: d.wo, dbias: nil, dout: dx, inp: a.attOut, weight: p.wo, N: N, C: C, OC: C)
+        final(frontiers.wo)
         attentionBackward(dqkv: dqkv, scratch: acts.dScores, dout: dC, qkv: a.qkv, att: a.att, B: B, T: T, C: C, NH: NH)
         // dh1 = dq·wqᵀ + dk·wkᵀ + dv·wvᵀ
         let dh1 = hasLN ? dC : dx
@@ -120,7 +132,9 @@ extension Model {
                        N: N, C: C, OC: C, accumulateInput: true)
         matmulBackward(dinp: dh1, dweight: d.wv, dbias: nil, dout: dqkv + 2 * C, ldOut: 3 * C, inp: h1, weight: p.wv,
                        N: N, C: C, OC: C, accumulateInput: true)
+        final(frontiers.wq)
         if hasLN { blockLayerNormBackward(1, l, dout: dC, inp: x, N: N) }
+        final(frontiers.start)
     }
 
     /// dx (N,C) gets the input gradient of block l's LayerNorm `ln` (1 or 2) from dout: added to
@@ -154,4 +168,14 @@ extension Model {
         residualForward(out, x, fx, N: count)
         return out
     }
+}
+
+/// Where block l's gradients become final as its backward goes, in the order it finishes them:
+/// after w2 (and b2) all from w2's offset on, after w1 (and b1) from w1's, after ln2 from ln2's
+/// (w1's without LayerNorm), after wo from wo's, after wq, wk, wv from wq's, after ln1 from the
+/// block's first offset.
+struct BlockFrontiers: Sendable {
+    let w2, w1, ln2, wo, wq, start: Int
+    /// Decreasing; equal neighbours (no LayerNorm) kept, `backward` reports each once.
+    var offsets: [Int] { [w2, w1, ln2, wo, wq, start] }
 }

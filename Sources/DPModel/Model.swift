@@ -29,9 +29,10 @@ public final class Model {
     let positionTable: UnsafeMutablePointer<Float>?
     let grads: ModelTensors
     let acts: ActivationBuffers
-    /// The offsets `backward(gradientsReady:)` reports: where each block's tensors start, and where
-    /// the tensors after the last block (ln_f, lm_head) start.
-    let backwardFrontiers: (blocks: [Int], head: Int)
+    /// The offsets `backward(gradientsReady:)` reports: per block, where its tensors become final
+    /// one after another as its backward goes (`BlockFrontiers`), and where the tensors after the
+    /// last block (ln_f, lm_head) start.
+    let backwardFrontiers: (blocks: [BlockFrontiers], head: Int)
     /// (B, T) of the last forward, 0 when there is none to backpropagate.
     private var lastBatch = 0
     private var lastTime = 0
@@ -73,14 +74,33 @@ public final class Model {
         backwardFrontiers = Self.frontiers(layout, layers: config.layers)
     }
 
-    /// Block l's tensors are the contiguous range from blocks[l] to blocks[l+1] (or head), in the
-    /// layout order tok_embedding, pos_embedding, blocks 0..<L, ln_f, lm_head.
-    private static func frontiers(_ layout: ParameterLayout, layers: Int) -> (blocks: [Int], head: Int) {
+    /// Block l's tensors are the contiguous range from blocks[l].start to blocks[l+1].start (or
+    /// head), in the layout order tok_embedding, pos_embedding, blocks 0..<L, ln_f, lm_head; within
+    /// a block ln1, wq, wk, wv, wo, ln2, w1, b1, w2, b2, which its backward finishes from the end.
+    private static func frontiers(_ layout: ParameterLayout, layers: Int) -> (blocks: [BlockFrontiers], head: Int) {
         let blocks = (0..<layers).map { l in
-            layout.tensors.filter { $0.name.hasPrefix("blocks.\(l).") }.map(\.offset).min()!
+            let p = "blocks.\(l)."
+            let start = layout.tensors.filter { $0.name.hasPrefix(p) }.map(\.offset).min()!
+            return BlockFrontiers(
+                w2: layout[p + "ffn.w2"]!.offset, w1: layout[p + "ffn.w1"]!.offset,
+                ln2: layout[p + "ln2.weight"]?.offset ?? layout[p + "ffn.w1"]!.offset,
+                wo: layout[p + "attn.wo"]!.offset, wq: layout[p + "attn.wq"]!.offset, start: start)
         }
         let head = layout.tensors.filter { $0.name.hasPrefix("blocks.") }.map(\.range.upperBound).max()!
         return (blocks, head)
+    }
+
+    /// Every offset `backward(gradientsReady:)` reports, in the order it reports them (strictly
+    /// decreasing, ending at 0). Depends only on the config, so a caller can cut its buckets of the
+    /// gradient buffer at these offsets before the first step: a bucket that starts at one of
+    /// them is final the moment backward reports it.
+    public var gradientFrontiers: [Int] {
+        var result: [Int] = []
+        func add(_ k: Int) { if result.last.map({ k < $0 }) ?? true { result.append(k) } }
+        if backwardFrontiers.head < layout.count { add(backwardFrontiers.head) }
+        for l in stride(from: config.layers - 1, through: 0, by: -1) { backwardFrontiers.blocks[l].offsets.forEach(add) }
+        add(0)
+        return result
     }
 
     deinit {

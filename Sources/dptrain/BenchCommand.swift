@@ -86,9 +86,11 @@ struct Bench: ParsableCommand {
         let p = r.communication
         if r.worldSize == 1 { return "none (one rank)" }
         if p.bucketElements == 0 && p.gradientCompression == .none { return "one all-reduce after backward (--bucket-mb 0)" }
-        let buckets = p.bucketElements == 0 ? "one bucket after backward" : "buckets of \(p.bucketMB.formatted()) MiB overlapped with backward"
+        let buckets = p.bucketElements == 0 ? "one bucket after backward"
+            : "\(r.buckets) buckets of up to \(p.bucketMB.formatted()) MiB overlapped with backward"
+        let levels = r.hostLevels.map { ", within each host then across \($0[0]) hosts (\($0[1]) ranks each)" } ?? ""
         let wire = p.gradientCompression == .bf16 ? "bf16" : "f32"
-        return "\(buckets), \(wire) on the wire; exchange thread busy \(String(format: "%.1f", r.exchangeBusyMilliseconds)) ms"
+        return "\(buckets)\(levels), \(wire) on the wire; exchange thread busy \(String(format: "%.1f", r.exchangeBusyMilliseconds)) ms"
     }
 
     static func table(_ r: BenchmarkResult, model c: ModelConfig) -> String {

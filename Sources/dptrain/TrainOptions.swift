@@ -111,7 +111,7 @@ struct TrainingOptions: ParsableArguments {
     var debug = false
     @Option(parsing: .unconditional, help: "ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1 reduce-scatters them, each rank updates its 1/W of the weights and optimizer state, then all-gathers the weights (optimizer memory ÷ W, same results). (default: 0)")
     var zero: Int?
-    @Option(parsing: .unconditional, help: "MiB of gradients per bucket of the all-reduce that runs while backward goes on (several ranks); 0 = one all-reduce after backward. (default: 25)")
+    @Option(parsing: .unconditional, help: "MiB of gradients in the largest bucket of the all-reduce that runs while backward goes on (several ranks; buckets grow from 1 MiB at both ends of the gradients, and models no larger than one bucket use one all-reduce); 0 = one all-reduce after backward. (default: 25)")
     var bucketMb: Double?
     @Option(help: "none, or bf16: gradients cross the network as bfloat16, summed in float32 at every hop (half the bytes, for slow links). (default: none)")
     var gradCompression: GradientCompression?

@@ -8,7 +8,7 @@ import Testing
 /// gradient accumulation, and a failure in the middle of a bucket ends every rank.
 ///
 /// The model has 29,000 parameters (116 KB of gradients): --bucket-mb 0.01 (2,621 floats) cuts
-/// it into 12 buckets, several per backward report, and one reaching into the embeddings.
+/// it into 12 buckets or more, several per backward report where a tensor is larger than that.
 @Suite(.serialized) struct GradientExchangeTests {
     static let small = ["--layers", "2", "--dim", "32", "--heads", "4", "--context", "16", "--log-every", "1",
                         "--eval-every", "0", "--checkpoint-every", "0", "--warmup", "2", "--sampler", "shuffle",
@@ -114,6 +114,61 @@ import Testing
         #expect(object["exposed_comm_ms"] as? Double != nil)
     }
 
+    /// Two levels: DPTRAIN_TEST_HOSTS=2 makes ranks 0, 1 and 2, 3 two "hosts" under one mpirun,
+    /// so every bucket is reduced within each host, across the hosts on half the bucket per rank,
+    /// and gathered within each host again — another summation order than the flat ring: with
+    /// f32 the losses within 1e-5 relative, weights and moments within 1e-4 of max(|x|, 1e-3)
+    /// (the 4-rank tolerances above). With bf16 (rounded on the cross-host hop only) the replicas
+    /// stay identical (--debug hashes the weights every step) and train within 1% of f32.
+    @Test func twoLevelsTrainTheModelOfTheFlatRing() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let hosts = ["DPTRAIN_TEST_HOSTS": "2"]
+        let flat = try train(ranks: 4, Self.small + Self.buckets)
+        let levels = try train(ranks: 4, Self.small + Self.buckets + ["--debug"], environment: hosts)
+        #expect(flat.losses.count == 5 && levels.losses.count == 5)
+        for (a, b) in zip(flat.losses, levels.losses) { #expect(abs(a - b) <= 1e-5 * abs(a), "\(flat.losses) vs \(levels.losses)") }
+        let (weights, name) = try maxRelativeDifference(flat.model, levels.model)
+        #expect(weights <= 1e-4, "weights differ by \(weights) relative in \(name)")
+        let (moments, momentName) = try maxRelativeDifference(flat.optimizer, levels.optimizer)
+        #expect(moments <= 1e-4, "moments differ by \(moments) relative in \(momentName)")
+
+        let bf16 = try train(ranks: 4, Self.small + Self.buckets + ["--grad-compression", "bf16", "--debug"], environment: hosts)
+        for (a, b) in zip(flat.losses, bf16.losses) { #expect(abs(a - b) <= 1e-2 * abs(a), "\(flat.losses) vs \(bf16.losses)") }
+        #expect(bf16.model != levels.model, "bf16 must really round the gradients")
+    }
+
+    /// The bench says which exchange ran: two levels with DPTRAIN_TEST_HOSTS=2 ([hosts, ranks per
+    /// host]), none when DPTRAIN_HOST_LEVELS=0 on any rank, nor with ZeRO-1 (which stays flat).
+    @Test(arguments: [
+        (["DPTRAIN_TEST_HOSTS": "2"], [String](), [2, 2] as [Int]?),
+        (["DPTRAIN_TEST_HOSTS": "2", "DPTRAIN_HOST_LEVELS": "0"], [String](), nil),
+        (["DPTRAIN_TEST_HOSTS": "2"], ["--zero", "1"], nil),
+    ])
+    func benchNamesTheTwoLevels(environment: [String: String], options: [String], levels: [Int]?) throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let result = try Run.mpirun(
+            4, Run.product("dptrain"),
+            ["bench", "--layers", "1", "--dim", "32", "--heads", "2", "--context", "16", "--batch", "2", "--steps", "1",
+             "--warm-up", "1", "--threads", "1", "--json"] + Self.buckets + options, environment: environment, timeout: 60)
+        try #require(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["host_levels"] as? [Int] == levels, "\(result.stdout)")
+        #expect(((object["buckets"] as? Int) ?? 0) > 1, "\(result.stdout)")
+    }
+
+    @Test func aFailureInATwoLevelBucketEndsEveryRank() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let out = try scratch()
+        let result = try Run.mpirun(
+            4, Run.product("dptrain"), ["train"] + Self.small + Self.buckets + ["--out", out.path],
+            environment: [TestFault.environmentVariable: TestFault.failInBucket.rawValue, "DPTRAIN_TEST_HOSTS": "2"], timeout: 90)
+        #expect(!result.timedOut, "the other ranks were left waiting in the exchange")
+        #expect(result.status != 0)
+        #expect(result.seconds < 60)
+        #expect(result.stderr.contains("fail-in-bucket: the exchange of bucket 0 fails on rank 3 at step 3"), "\(result.stderr)")
+        #expect(!result.stdout.contains("step 3/5"), "step 3 must not complete: \(result.stdout)")
+    }
+
     @Test(arguments: [
         (["--bucket-mb", "-1"], "--bucket-mb must be between 0 and 2048"),
         (["--bucket-mb", "nan"], "--bucket-mb must be between 0 and 2048"),
@@ -127,10 +182,11 @@ import Testing
 
     // MARK: - Helpers
 
-    func train(ranks: Int, _ arguments: [String]) throws -> Trained {
+    func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> Trained {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(at: out) }
-        let result = try Run.mpirun(ranks, Run.product("dptrain"), ["train"] + arguments + ["--out", out.path], timeout: 120)
+        let result = try Run.mpirun(
+            ranks, Run.product("dptrain"), ["train"] + arguments + ["--out", out.path], environment: environment, timeout: 120)
         try #require(result.status == 0, "dptrain failed (\(result.status)): \(result.stderr)")
         let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         let losses = metrics.split(separator: "\n").compactMap {

@@ -39,9 +39,9 @@ import Testing
     }
 
     /// Runs the script on the built dptrain (no rebuild) with `arguments`.
-    func runScript(_ arguments: [String], timeout: Double = 120) throws -> RunResult {
+    func runScript(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> RunResult {
         try Run.process(
-            "/bin/bash", [Self.script, "--dptrain", Run.product("dptrain")] + arguments, timeout: timeout)
+            "/bin/bash", [Self.script, "--dptrain", Run.product("dptrain")] + arguments, environment: environment, timeout: timeout)
     }
 
     /// The namespaces a run announced on stderr ("hosts dpt-a (dpt-a-PID, ...) and dpt-b (dpt-b-PID, ...)").
@@ -142,9 +142,11 @@ import Testing
     }
 
     /// The overlapped path across the veth pair (uncapped): the bucketed ring with bf16 on the
-    /// wire, 2 hosts × 2 ranks over TCP against 4 ranks on one host over shared memory. The ring
-    /// adds in the same order whatever the transport, so the script's comparison (relative 1e-5)
-    /// holds; the bucket of 0.01 MiB cuts the 10,000 gradients into 4.
+    /// wire, 2 hosts × 2 ranks over TCP against 4 ranks on one host over shared memory. The flat
+    /// ring adds in the same order whatever the transport, so the script's comparison (relative
+    /// 1e-5) holds: DPTRAIN_HOST_LEVELS=0 (reaching the ranks of dpt-a, which agree it for all)
+    /// keeps the two hosts on the flat ring instead of two levels; the bucket of 0.01 MiB cuts
+    /// the 10,000 gradients into 4 or more.
     @Test func bucketedBF16TrainingAcrossTheNamespacesMatchesOneHost() throws {
         try requireNamespaces()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-netns-\(UUID().uuidString)")
@@ -152,13 +154,60 @@ import Testing
         let options = ["--steps", "4", "--layers", "1", "--dim", "32", "--heads", "2", "--context", "16", "--batch", "2",
                        "--sampler", "sequential", "--log-every", "1", "--eval-every", "0",
                        "--bucket-mb", "0.01", "--grad-compression", "bf16", "--debug"]
-        let result = try runScript(["--compare", "--work", work.path, "--"] + options, timeout: 240)
+        let result = try runScript(
+            ["--compare", "--work", work.path, "--"] + options, environment: ["DPTRAIN_HOST_LEVELS": "0"], timeout: 240)
         #expect(!result.timedOut)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("identical"), "\(result.stdout)")
         #expect((vethBytes(of: result) ?? 0) > 0, "\(result.stderr)")
         let config = try String(contentsOf: work.appendingPathComponent("two-hosts/config.json"), encoding: .utf8)
         #expect(config.contains("\"grad_compression\" : \"bf16\""), "\(config)")
+    }
+
+    /// Issue 11 item 3: 2 hosts × 2 ranks reduce every bucket within each host first, then
+    /// across the hosts (each rank on its half, with its peer of the same local rank), then within
+    /// each host again — automatically, as the job spans 2 hosts with 2 ranks each. It trains the
+    /// model of 4 ranks on one host (flat ring) in another summation order: with SGD (the update
+    /// is lr·g, no AdamW 1/√v to magnify the last bits of tiny gradients) losses within 1e-5
+    /// relative, weights within 1e-4 of max(|w|, 1e-3) (GradientExchangeTests' tolerance for 4
+    /// ranks); --debug hashes the replicas every step.
+    /// And the link carries 2(H − 1)/H = 1 bucket per step each way instead of the flat ring's
+    /// 2(W − 1)/W = 1.5: measured with `dptrain bench`, fewer bytes reach dpt-b.
+    @Test func twoHostsReduceWithinEachHostFirst() throws {
+        try requireNamespaces()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-netns-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let options = ["--steps", "4", "--layers", "1", "--dim", "32", "--heads", "2", "--context", "16", "--batch", "2",
+                       "--sampler", "sequential", "--log-every", "1", "--eval-every", "0", "--optimizer", "sgd", "--lr", "0.05",
+                       "--bucket-mb", "0.01", "--debug"]
+        // The script's own comparison is relative only (1e-5); a weight near 0 may differ more, so
+        // its verdict is not required here, the runs are compared below.
+        let compared = try runScript(["--compare", "--work", work.path, "--"] + options, timeout: 240)
+        #expect(!compared.timedOut)
+        let one = work.appendingPathComponent("one-host"), two = work.appendingPathComponent("two-hosts")
+        let lossesOne = try losses(one), lossesTwo = try losses(two)
+        #expect(lossesOne.count == 4 && lossesOne.map(\.step) == lossesTwo.map(\.step), "\(compared.stderr)")
+        for (a, b) in zip(lossesOne, lossesTwo) { #expect(isClose(a.loss, b.loss), "step \(a.step): \(a.loss) vs \(b.loss)") }
+        let (_, weightsOne) = try finalWeights(one), (_, weightsTwo) = try finalWeights(two)
+        #expect(weightsOne.count == weightsTwo.count && !weightsOne.isEmpty)
+        let worst = zip(weightsOne, weightsTwo).map { Double(abs($0 - $1)) / max(Double(abs($0)), 1e-3) }.max() ?? 0
+        #expect(worst <= 1e-4, "weights differ by \(worst) of max(|w|, 1e-3)")
+
+        // 100,000 gradients in 5 steps: 2 MB each way with two levels, 3 MB with the flat ring.
+        let bench = ["--", "dptrain", "bench", "--layers", "2", "--dim", "64", "--heads", "2", "--context", "16", "--batch", "2",
+                     "--steps", "4", "--warm-up", "1", "--threads", "1", "--bucket-mb", "0.1", "--json"]
+        let levels = try runScript(bench, timeout: 180)
+        let flat = try runScript(bench, environment: ["DPTRAIN_HOST_LEVELS": "0"], timeout: 180)
+        try #require(levels.status == 0 && flat.status == 0, "\(levels.stderr)\(flat.stderr)")
+        func json(_ result: RunResult) throws -> [String: Any] {
+            let line = try #require(result.lines.first { $0.hasPrefix("{") }, "\(result.stdout)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        #expect(try json(levels)["host_levels"] as? [Int] == [2, 2], "\(levels.stdout)")
+        #expect(try json(flat)["host_levels"] == nil, "\(flat.stdout)")
+        let (bytesLevels, bytesFlat) = (vethBytes(of: levels) ?? 0, vethBytes(of: flat) ?? 0)
+        #expect(bytesLevels > 0 && Double(bytesLevels) < 0.85 * Double(bytesFlat),
+                "bytes into dpt-b: \(bytesLevels) with two levels, \(bytesFlat) with the flat ring")
     }
 
     /// Issue 15 item 1: the veth link goes down after the first checkpoint (a dead switch port).

@@ -92,12 +92,24 @@ struct BFloat16Tests {
         }
     }
 
-    @Test func bucketsAreCutFromTheEndWithTheRemainderHoldingOffsetZeroLast() {
-        #expect(BucketedExchange.buckets(count: 10, bucketElements: 4) == [6..<10, 2..<6, 0..<2])
+    @Test func bucketsAreGradedFromBothEndsAndEndAtTheFrontiers() {
+        // Smaller than the edge size: buckets of bucketElements from offset 0 up.
+        #expect(BucketedExchange.buckets(count: 10, bucketElements: 4) == [8..<10, 4..<8, 0..<4])
         #expect(BucketedExchange.buckets(count: 8, bucketElements: 4) == [4..<8, 0..<4])
         #expect(BucketedExchange.buckets(count: 10, bucketElements: 0) == [0..<10])
         #expect(BucketedExchange.buckets(count: 10, bucketElements: 50) == [0..<10])
         #expect(BucketedExchange.buckets(count: 0, bucketElements: 4).isEmpty)
+        // Graded: 1 MiB (E floats) at offset 0, doubling up to bucketElements = 4E, and halving
+        // again towards the end of the buffer, which backward finishes first.
+        let E = BucketedExchange.edgeBucketElements
+        #expect(BucketedExchange.buckets(count: 12 * E, bucketElements: 4 * E)
+                    == [11 * E..<12 * E, 10 * E..<11 * E, 8 * E..<10 * E, 4 * E..<8 * E, 2 * E..<4 * E, E..<2 * E, 0..<E])
+        // With frontiers each bucket ends at the largest frontier its size allows (E/2, 3E, 7E),
+        // elsewhere at its size.
+        let h = E / 2
+        #expect(BucketedExchange.buckets(count: 12 * E, bucketElements: 4 * E, frontiers: [7 * E, 3 * E, h, 0])
+                    == [47 * E / 4..<12 * E, 43 * E / 4..<47 * E / 4, 19 * h..<43 * E / 4, 7 * E..<19 * h, 6 * E..<7 * E,
+                        3 * E..<6 * E, 3 * h..<3 * E, h..<3 * h, 0..<h])
         #expect(BucketedExchange.chunks(of: 2..<12, ranks: 3, shardStarts: [], shardCounts: nil) == [2..<5, 5..<8, 8..<12])
         #expect(BucketedExchange.chunks(of: 2..<12, ranks: 3, shardStarts: [0, 0, 9], shardCounts: [0, 9, 6])
                     == [2..<2, 2..<9, 9..<12])

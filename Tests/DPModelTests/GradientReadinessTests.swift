@@ -42,9 +42,13 @@ func gradientsReadyReportsOnlyFinalGradients(_ c: GradientCase) throws {
     #expect(offsets.last == 0, "\(c.name): last offset \(String(describing: offsets.last)), not 0")
     #expect(zip(offsets, offsets.dropFirst()).allSatisfy { $0 > $1 }, "\(c.name): offsets \(offsets) not decreasing")
     #expect(offsets.allSatisfy { (0..<model.layout.count).contains($0) }, "\(c.name): offsets \(offsets)")
-    // One report per block and one at 0, plus the head's unless nothing follows the blocks.
+    // Per block one report after each weight's backward: w2, w1, ln2, wo, wq/wk/wv, ln1 (4 without
+    // LayerNorm); one at 0, plus the head's unless nothing follows the blocks. The model announces
+    // the same offsets beforehand (the trainer cuts its buckets there).
     let headHasTensors = c.config.layerNorm || !c.config.tiedEmbeddings
-    #expect(offsets.count == c.config.layers + 1 + (headHasTensors ? 1 : 0), "\(c.name): offsets \(offsets)")
+    let perBlock = c.config.layerNorm ? 6 : 4
+    #expect(offsets.count == c.config.layers * perBlock + 1 + (headHasTensors ? 1 : 0), "\(c.name): offsets \(offsets)")
+    #expect(offsets == model.gradientFrontiers, "\(c.name): reported \(offsets), announced \(model.gradientFrontiers)")
     for (k, values) in snapshots {
         // Bit for bit: the first float that differs, if any.
         let changed = zip(values, final[k...]).enumerated().first { $0.element.0.bitPattern != $0.element.1.bitPattern }

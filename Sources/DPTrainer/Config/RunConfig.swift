@@ -57,9 +57,10 @@ public struct ParallelConfig: Codable, Sendable, Equatable {
     /// BLAS threads per rank; nil: the host's cores divided by the ranks on that host. Not taken
     /// from a checkpoint: it belongs to the machine, not the run.
     public var threads: Int?
-    /// `--bucket-mb`: MiB of binary32 gradients (2^18 floats per MiB) per bucket of the all-reduce
-    /// that a communication thread runs while backward goes on; 0 = one all-reduce of every
-    /// gradient after backward, not overlapped. Only runs of several ranks communicate.
+    /// `--bucket-mb`: MiB of binary32 gradients (2^18 floats per MiB) in the largest bucket of the
+    /// all-reduce that a communication thread runs while backward goes on (graded from 1 MiB at
+    /// both ends, `BucketedExchange.buckets`); 0 = one all-reduce of every gradient after
+    /// backward, not overlapped. Only runs of several ranks communicate.
     public var bucketMB: Double
     /// `--grad-compression`: how gradients cross the network (see `GradientCompression`).
     public var gradientCompression: GradientCompression

@@ -36,6 +36,10 @@ public struct BenchmarkResult: Sendable, Encodable {
     public var updateMilliseconds: Double
     /// Median milliseconds the exchange thread spent on a step's buckets, hidden or not.
     public var exchangeBusyMilliseconds: Double
+    /// The buckets of the exchange (0: MPI's all-reduce after backward).
+    public var buckets: Int = 0
+    /// The exchange in two levels: [hosts, ranks per host]; nil: one flat ring (or none).
+    public var hostLevels: [Int]? = nil
     /// Peak resident memory of each rank in MB (getrusage's ru_maxrss), by rank.
     public var peakRSSMB: [Double]
     /// The mean loss of the last timed step (a sanity check: synthetic tokens give ≈ ln(vocab)).
@@ -50,7 +54,7 @@ public struct BenchmarkResult: Sendable, Encodable {
         case allReduceMilliseconds = "allreduce_ms", updateMilliseconds = "update_ms"
         case exposedMilliseconds = "exposed_comm_ms", exchangeBusyMilliseconds = "comm_busy_ms"
         case bucketMB = "bucket_mb", compression = "grad_compression"
-        case peakRSSMB = "peak_rss_mb", lastLoss = "loss"
+        case peakRSSMB = "peak_rss_mb", lastLoss = "loss", buckets, hostLevels = "host_levels"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -78,6 +82,8 @@ public struct BenchmarkResult: Sendable, Encodable {
         try c.encode(exchangeBusyMilliseconds, forKey: .exchangeBusyMilliseconds)
         try c.encode(communication.bucketMB, forKey: .bucketMB)
         try c.encode(communication.gradientCompression.rawValue, forKey: .compression)
+        try c.encode(buckets, forKey: .buckets)
+        try c.encodeIfPresent(hostLevels, forKey: .hostLevels)
         try c.encode(peakRSSMB, forKey: .peakRSSMB)
         try c.encode(lastLoss, forKey: .lastLoss)
     }
@@ -131,7 +137,8 @@ extension Trainer {
             communication: runConfig.parallel,
             forwardMilliseconds: median(forward), backwardMilliseconds: median(backward),
             allReduceMilliseconds: median(allReduce), updateMilliseconds: median(update),
-            exchangeBusyMilliseconds: median(busy),
+            exchangeBusyMilliseconds: median(busy), buckets: exchange?.buckets.count ?? 0,
+            hostLevels: exchange?.hosts.map { [$0.cross.size, $0.local.size] },
             peakRSSMB: rss, lastLoss: loss)
     }
 }

@@ -1,24 +1,32 @@
 import DPComm
 import DPModel
+import Foundation
 
 extension Trainer {
     /// The bucketed exchange this run needs, or nil for the flat all-reduce after backward (one
-    /// rank, or f32 gradients in one bucket: `--bucket-mb 0`, or a model smaller than a bucket).
+    /// rank, or f32 gradients in one bucket: `--bucket-mb 0`, or a model no larger than a bucket).
     /// Collective (duplicates the communicator).
     static func makeExchange(
         comm: any Communicator, parallel communication: ParallelConfig, gradients: UnsafeMutableBufferPointer<Float>,
-        shardCounts: [Int]?, shard: UnsafeMutableBufferPointer<Float>
+        frontiers: [Int], shardCounts: [Int]?, shard: UnsafeMutableBufferPointer<Float>
     ) throws -> BucketedExchange? {
         guard comm.size > 1, communication.bucketElements > 0 || communication.gradientCompression != .none else { return nil }
-        // A single f32 bucket holds offset 0, final only when backward ends: nothing to overlap,
-        // and MPI's own all-reduce is as fast over the network and faster over shared memory.
-        if communication.gradientCompression == .none
-            && BucketedExchange.buckets(count: gradients.count, bucketElements: communication.bucketElements).count < 2 {
+        // f32 gradients that fit in one bucket (every model of a few MB, as on one host): MPI's own
+        // all-reduce after backward, as fast over the network for so few bytes and faster over
+        // shared memory. Larger ones are cut into graded buckets (`BucketedExchange.buckets`).
+        if communication.gradientCompression == .none && gradients.count <= communication.bucketElements {
             return nil
         }
+        // Several hosts with several ranks each: reduce within each host first, so that the link
+        // carries 2(H − 1)/H of the gradients instead of the flat ring's 2(W − 1)/W. ZeRO-1 stays
+        // flat: its reduce-scatter already sends only (W − 1)/W. DPTRAIN_HOST_LEVELS=0 (on every
+        // rank, or on any: the ranks agree) keeps one flat ring, for measuring.
+        let twoLevels = shardCounts == nil && ProcessInfo.processInfo.environment["DPTRAIN_HOST_LEVELS"] != "0"
+        let hosts = try comm.makeHostChannels(enabled: twoLevels)
         let exchange = try BucketedExchange(
             channel: try comm.makeExchangeChannel(), gradients: gradients, bucketElements: communication.bucketElements,
-            compression: communication.gradientCompression, shardCounts: shardCounts, shard: shardCounts == nil ? nil : shard)
+            frontiers: frontiers, compression: communication.gradientCompression, shardCounts: shardCounts, shard: shardCounts == nil ? nil : shard,
+            hosts: hosts)
         if TestFault.failInBucket.isArmed() && comm.rank == comm.size - 1 {
             // The third step's first bucket, between its first and second hop (see TestFault).
             let steps = StepCounter(), rank = comm.rank

@@ -94,7 +94,7 @@ public final class Trainer {
         gradientShard = .allocate(capacity: config.parallel.zeroStage == 1 ? optimizer.shard.count : 0)
         exchange = try Self.makeExchange(
             comm: comm, parallel: config.parallel, gradients: model.gradients,
-            shardCounts: config.parallel.zeroStage == 1 ? optimizer.counts : nil, shard: gradientShard)
+            frontiers: model.gradientFrontiers, shardCounts: config.parallel.zeroStage == 1 ? optimizer.counts : nil, shard: gradientShard)
         tokens = .allocate(capacity: training.batch * config.model.context)
         targets = .allocate(capacity: training.batch * config.model.context)
 
