@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// Training, loading and the fixed seed tokenizer.
@@ -22,9 +23,13 @@ public enum Tokenizers {
         }
     }
 
-    /// The tokenizer that `jsonData()` described.
+    /// The tokenizer that `jsonData()` described; with a "mask_token" key, a `MaskTokenizer`
+    /// around the base tokenizer the other keys describe.
     public static func load(json: Data) throws -> any Tokenizer {
-        struct Header: Decodable { let kind: String }
+        struct Header: Decodable {
+            let kind: String
+            let mask_token: String?
+        }
         let header: Header
         do {
             header = try JSONDecoder().decode(Header.self, from: json)
@@ -35,13 +40,17 @@ public enum Tokenizers {
             throw DataError.invalidTokenizerJSON(
                 "unknown kind \"\(header.kind)\" (known: \(TokenizerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        if let mask = header.mask_token, mask != MaskTokenizer.text {
+            throw DataError.invalidTokenizerJSON("its mask_token is \(quoted(mask)), not \(quoted(MaskTokenizer.text))")
+        }
         do {
-            switch kind {
-            case .char: return try CharTokenizer(json: json)
-            case .byte: return ByteTokenizer()
-            case .word: return try WordTokenizer(json: json)
-            case .bpe: return try BPETokenizer(json: json)
+            let base: any Tokenizer = switch kind {
+            case .char: try CharTokenizer(json: json)
+            case .byte: ByteTokenizer()
+            case .word: try WordTokenizer(json: json)
+            case .bpe: try BPETokenizer(json: json)
             }
+            return header.mask_token == nil ? base : MaskTokenizer(base: base)
         } catch let error as DataError {
             throw error
         } catch {
