@@ -23,7 +23,8 @@
 #    or untied lm_head; or the seed preset: no LayerNorm, no residual, no positions, ReLU, untied,
 #    loss on the last token;
 # 3. computes the mean cross-entropy in float64 on the same windows dptrain evaluated: the first N
-#    windows of T+1 tokens at offsets k·T of the val split (`EvalReader`'s order), and prints both
+#    windows of T+1 tokens at offsets k·S of the val split (`EvalReader`'s order; S, the window
+#    stride, is T, or 1 for the seed example, as dptrain eval's JSON says), and prints both
 #    losses and their difference. Exits 1 when |difference| exceeds --tolerance (relative).
 #    For an encoder, dptrain eval also writes (--dump-masked) the windows as it masked them; this
 #    script first re-does that masking itself from the val tokens, the run's seed and each window's
@@ -248,6 +249,7 @@ def main():
     config = json.loads(metadata["config"])
     model = Model(W, config)
     T, windows = result["context"], result["windows"]
+    S = result.get("window_stride", T)  # window k starts at k·S: S = T, or 1 for the seed example
     assert T == config["context"], (T, config["context"])
 
     encoder = config.get("architecture", "decoder") == "encoder"
@@ -255,7 +257,7 @@ def main():
         if masked is None or len(masked["inputs"]) != windows:
             sys.exit("dptrain eval wrote no masked windows for this encoder checkpoint")
         for k in range(windows):
-            inputs, targets = mask_window(tokens[k * T : k * T + T].tolist(), masked["seed"], k,
+            inputs, targets = mask_window(tokens[k * S : k * S + T].tolist(), masked["seed"], k,
                                           masked["mask_token"], masked["data_vocab_size"])
             if inputs != masked["inputs"][k] or targets != masked["targets"][k]:
                 sys.exit(f"window {k}: the masking re-done here differs from dptrain's (TokenMasking's contract)")
@@ -269,7 +271,7 @@ def main():
                 inputs = torch.tensor([masked["inputs"][k] for k in ks])
                 s, n = model.loss_sum(inputs, torch.tensor([masked["targets"][k] for k in ks]))
             else:
-                rows = torch.from_numpy(np.stack([tokens[k * T : k * T + T + 1] for k in ks]))  # (rows, T+1)
+                rows = torch.from_numpy(np.stack([tokens[k * S : k * S + T + 1] for k in ks]))  # (rows, T+1)
                 s, n = model.loss_sum(rows[:, :-1], rows[:, 1:])
             total += s
             count += n

@@ -133,7 +133,7 @@ struct Eval: ParsableCommand {
                     "checkpoint": restore.directory, "step": restore.state.step, "ranks": comm.size,
                     "loss": result.loss, "perplexity": result.perplexity, "windows": result.windows,
                     "context": result.context, "batches": result.batches, "batch": B, "loss_mode": c.architecture == .encoder ? "masked" : c.loss.rawValue,
-                    "architecture": c.architecture.rawValue,
+                    "architecture": c.architecture.rawValue, "window_stride": dataset.windowStride ?? result.context,
                 ]
                 let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 session.say(String(decoding: line, as: UTF8.self))

@@ -31,7 +31,8 @@ import Testing
     }
 
     /// 40 steps of AdamW under 2 and 4 ranks: the val loss (an encoder's over the same masked val
-    /// windows at every evaluation) falls well below its start.
+    /// windows at every evaluation) falls from step 10 to 40, to 0.3 below the loss of step 1
+    /// (≈ ln V at initialization).
     @Test(arguments: [2, 4], [["--architecture", "encoder"], ["--positions", "sinusoidal"]])
     func theLossFalls(ranks: Int, flags: [String]) throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
@@ -39,8 +40,9 @@ import Testing
                                                                 "--eval-every", "10", "--eval-batches", "4"])
         let val = run.valLosses
         #expect(val.count == 4, "\(run.stdout)")
-        let (start, end): (Double, Double) = (val.first ?? 0, val.last ?? 0)
-        #expect(end < start - 0.2, "\(flags) on \(ranks) ranks: val loss \(val)")
+        let (start, end, initial): (Double, Double, Double) = (val.first ?? 0, val.last ?? 0, run.losses.first ?? 0)
+        #expect(end < start, "\(flags) on \(ranks) ranks: val loss \(val)")
+        #expect(end < initial - 0.3, "\(flags) on \(ranks) ranks: val loss \(end) after 40 steps, train loss \(initial) at step 1")
         let first: Double = run.losses.prefix(5).reduce(0, +), last: Double = run.losses.suffix(5).reduce(0, +)
         #expect(last < first, "the train loss of the last 5 steps is below the first 5's: \(run.losses)")
     }
