@@ -41,7 +41,7 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: "Windows per rank per batch. (default: the checkpoint's --batch)")
     var batch: Int?
 
-    @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch) instead of the text lines.")
+    @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch, loss_mode: all, last or masked, architecture, window_stride) instead of the text lines.")
     var json = false
 
     @Option(help: ArgumentHelp(
