@@ -4,6 +4,8 @@
 #     swift build -c release
 #     .build/release/dptrain --steps 60 --out /tmp/run1
 #     python3 scripts/torch_crosscheck.py /tmp/run1 [--batches N] [--batch B] [--dptrain PATH] [--tolerance 1e-4]
+#     .build/release/dptrain --steps 60 --positions sinusoidal --out /tmp/run2      # likewise
+#     .build/release/dptrain --steps 60 --architecture encoder --out /tmp/run3      # masked-token loss
 #
 # Needs python3 with numpy and torch (`pip install torch`; the CPU build is enough). Not run in CI:
 # the CLI test runs it only when `python3 -c "import torch"` works.
@@ -16,12 +18,19 @@
 # 2. reads model.safetensors by hand (8-byte header length, JSON header, F32 little-endian data) and
 #    rebuilds the model of DESIGN.md §2 in PyTorch from the tensor names of DESIGN.md §3 (layout
 #    [in, out], y = x·W) and the model config in the file's "config" metadata (snake_case keys):
-#    GPT-2 style pre-LN blocks with residuals, learned or sinusoidal positions (or none), tanh GELU, causal attention, tied
+#    GPT-2 style pre-LN blocks with residuals, learned or sinusoidal positions (or none), tanh GELU,
+#    causal attention (a decoder) or bidirectional attention (an encoder, "architecture"), tied
 #    or untied lm_head; or the seed preset: no LayerNorm, no residual, no positions, ReLU, untied,
 #    loss on the last token;
 # 3. computes the mean cross-entropy in float64 on the same windows dptrain evaluated: the first N
-#    windows of T+1 tokens at offsets k·T of the val split (`EvalReader`'s order), and prints both
-#    losses and their difference. Exits 1 when |difference| exceeds --tolerance (relative).
+#    windows of T+1 tokens at offsets k·S of the val split (`EvalReader`'s order; S, the window
+#    stride, is T, or 1 for the seed example, as dptrain eval's JSON says), and prints both
+#    losses and their difference. Exits 1 when |difference| / max(loss, 0.1) exceeds --tolerance.
+#    For an encoder, dptrain eval also writes (--dump-masked) the windows as it masked them; this
+#    script first re-does that masking itself from the val tokens, the run's seed and each window's
+#    index (TokenMasking's contract: SplitMix64 seeded by mix(mix(mix(seed) ^ 2^64-1) ^ k), a partial
+#    Fisher-Yates pick of round(0.15·T) positions, 80% [MASK] / 10% random / 10% kept), exits 1 if it
+#    differs from the dump, and then takes the loss over the masked positions only.
 import argparse
 import json
 import math
@@ -89,8 +98,9 @@ class Model:
         k = (h @ self.W[p + "attn.wk"]).view(B, T, NH, HS).transpose(1, 2)
         v = (h @ self.W[p + "attn.wv"]).view(B, T, NH, HS).transpose(1, 2)
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(HS)  # (B, NH, T, T)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
-        scores = scores.masked_fill(~mask, float("-inf"))
+        if self.c.get("architecture", "decoder") == "decoder":
+            mask = torch.ones(T, T, dtype=torch.bool).tril()
+            scores = scores.masked_fill(~mask, float("-inf"))
         y = scores.softmax(dim=-1) @ v  # (B, NH, T, HS)
         return y.transpose(1, 2).reshape(B, T, C) @ self.W[p + "attn.wo"]
 
@@ -130,13 +140,79 @@ class Model:
         return x @ head
 
     def loss_sum(self, tokens, targets):
-        """Summed cross-entropy and the number of predictions: all positions, or the last of each row."""
+        """Summed cross-entropy and the number of predictions: all positions, the last of each row,
+        or (an encoder) the positions whose target is not -1."""
         logits = self.logits(tokens)
         if self.c["loss"] == "last":
             logits, targets = logits[:, -1, :], targets[:, -1]
         V = logits.shape[-1]
-        losses = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="sum")
-        return losses.item(), targets.numel()
+        losses = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="sum", ignore_index=-1)
+        return losses.item(), int((targets != -1).sum())
+
+
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """dptrain's generator (DPBase/SplitMix64.swift), bit for bit."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK64
+
+    @staticmethod
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        return self.mix(self.state)
+
+    def below(self, n):
+        """Lemire's multiply-shift with rejection, as `SplitMix64.below`."""
+        product = self.next() * n
+        if (product & MASK64) < n:
+            threshold = ((1 << 64) - n) % n
+            while (product & MASK64) < threshold:
+                product = self.next() * n
+        return product >> 64
+
+
+def mask_window(window, seed, index, mask_token, data_vocab_size):
+    """TokenMasking.apply on one eval window (stream 2^64 - 1, row = the window's index):
+    (inputs, targets) with targets -1 where nothing is predicted."""
+    T = len(window)
+    inputs, targets = list(window), [-1] * T
+    mix = SplitMix64.mix
+    rng = SplitMix64(mix(mix(mix(seed) ^ MASK64) ^ index))
+    order = list(range(T))
+    for i in range(max(1, math.floor(0.15 * T + 0.5))):
+        j = i + rng.below(T - i)
+        order[i], order[j] = order[j], order[i]
+        t = order[i]
+        targets[t] = inputs[t]
+        u = rng.below(10)
+        if u < 8:
+            inputs[t] = mask_token
+        elif u == 8:
+            inputs[t] = rng.below(data_vocab_size)
+    return inputs, targets
+
+
+def encoder_checkpoint(path):
+    """Whether the checkpoint at path (a checkpoint directory, OUT/checkpoints or OUT) is an encoder's."""
+    for candidate in [path, os.path.join(path, "checkpoints")]:
+        latest = os.path.join(candidate, "LATEST")
+        if os.path.exists(latest):
+            with open(latest) as f:
+                path = os.path.join(candidate, f.read().strip())
+            break
+    try:
+        with open(os.path.join(path, "state.json")) as f:
+            return json.load(f)["model"].get("architecture") == "encoder"
+    except (OSError, KeyError, ValueError):
+        return False  # dptrain eval reports what is wrong with the checkpoint
 
 
 def main():
@@ -152,7 +228,10 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="torch-crosscheck-") as scratch:
         val_file = os.path.join(scratch, "val.bin")
+        masked_file = os.path.join(scratch, "masked.json")
         command = [args.dptrain, "eval", "--checkpoint", args.checkpoint, "--json", "--dump-val", val_file, "--single-process"]
+        if encoder_checkpoint(args.checkpoint):
+            command += ["--dump-masked", masked_file]
         for flag, value in [("--batches", args.batches), ("--batch", args.batch), ("--data", args.data), ("--val-fraction", args.val_fraction)]:
             if value is not None:
                 command += [flag, str(value)]
@@ -161,31 +240,55 @@ def main():
             sys.exit(f"dptrain eval failed ({run.returncode}): {run.stderr.strip()}")
         result = json.loads(run.stdout.strip().splitlines()[-1])
         tokens = read_token_file(val_file)
+        masked = None
+        if os.path.exists(masked_file):
+            with open(masked_file) as f:
+                masked = json.load(f)
 
     W, metadata = read_safetensors(os.path.join(result["checkpoint"], "model.safetensors"))
     config = json.loads(metadata["config"])
     model = Model(W, config)
     T, windows = result["context"], result["windows"]
+    S = result.get("window_stride", T)  # window k starts at k·S: S = T, or 1 for the seed example
     assert T == config["context"], (T, config["context"])
+
+    encoder = config.get("architecture", "decoder") == "encoder"
+    if encoder:
+        if masked is None or len(masked["inputs"]) != windows:
+            sys.exit("dptrain eval wrote no masked windows for this encoder checkpoint")
+        for k in range(windows):
+            inputs, targets = mask_window(tokens[k * S : k * S + T].tolist(), masked["seed"], k,
+                                          masked["mask_token"], masked["data_vocab_size"])
+            if inputs != masked["inputs"][k] or targets != masked["targets"][k]:
+                sys.exit(f"window {k}: the masking re-done here differs from dptrain's (TokenMasking's contract)")
 
     total, count = 0.0, 0
     chunk = 64
     with torch.no_grad():
         for first in range(0, windows, chunk):
             ks = range(first, min(first + chunk, windows))
-            rows = torch.from_numpy(np.stack([tokens[k * T : k * T + T + 1] for k in ks]))  # (rows, T+1)
-            s, n = model.loss_sum(rows[:, :-1], rows[:, 1:])
+            if encoder:
+                inputs = torch.tensor([masked["inputs"][k] for k in ks])
+                s, n = model.loss_sum(inputs, torch.tensor([masked["targets"][k] for k in ks]))
+            else:
+                rows = torch.from_numpy(np.stack([tokens[k * S : k * S + T + 1] for k in ks]))  # (rows, T+1)
+                s, n = model.loss_sum(rows[:, :-1], rows[:, 1:])
             total += s
             count += n
     torch_loss = total / count
     ours = result["loss"]
     difference = ours - torch_loss
-    relative = abs(difference) / max(abs(torch_loss), 1e-12)
+    # Relative to the loss, but not below 0.1: a loss near 0 (the trained seed example's ~0.004) is
+    # −log p with p ≈ 1, whose float32 rounding leaves an absolute floor of ~1e-7.
+    relative = abs(difference) / max(abs(torch_loss), 0.1)
     print(f"checkpoint   {result['checkpoint']} (step {result['step']})")
-    print(f"windows      {windows} of {T} tokens, loss over {'the last token' if config['loss'] == 'last' else 'all positions'}")
+    over = ("the masked positions (masking re-done here and equal to dptrain's)" if encoder
+            else "the last token" if config["loss"] == "last" else "all positions")
+    print(f"model        {config.get('architecture', 'decoder')}, positions {config.get('positions', 'learned' if config.get('learned_positions') else 'none')}")
+    print(f"windows      {windows} of {T} tokens, loss over {over}, {count} predictions")
     print(f"dptrain      {ours:.8f}")
     print(f"pytorch      {torch_loss:.8f}  (float64)")
-    print(f"difference   {difference:+.3e}  ({relative:.2e} relative, tolerance {args.tolerance:g})")
+    print(f"difference   {difference:+.3e}  ({relative:.2e} relative to max(loss, 0.1), tolerance {args.tolerance:g})")
     sys.exit(0 if relative <= args.tolerance else 1)
 
 

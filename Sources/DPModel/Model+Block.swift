@@ -67,7 +67,7 @@ extension Model {
         matmul(v, ldOut: ldQKV, h1, lda: C, p.wv, ldb: C, m: N, n: C, k: C)
         switch attention {
         case let .full(qkv, att, B, T):
-            attentionForward(out.attOut, att: att, qkv: qkv, B: B, T: T, C: C, NH: NH)
+            attentionForward(out.attOut, att: att, qkv: qkv, B: B, T: T, C: C, NH: NH, causal: config.architecture == .decoder)
         case let .cached(query, keys, values, scores, start):
             cachedAttentionForward(out.attOut, scores: scores, q: query, keys: keys, values: values, start: start, n: N, C: C, NH: NH)
         }
@@ -122,7 +122,8 @@ extension Model {
         // Attention; dx holds d(x2).
         matmulBackward(dinp: dC, dweight: d.wo, dbias: nil, dout: dx, inp: a.attOut, weight: p.wo, N: N, C: C, OC: C)
         final(frontiers.wo)
-        attentionBackward(dqkv: dqkv, scratch: acts.dScores, dout: dC, qkv: a.qkv, att: a.att, B: B, T: T, C: C, NH: NH)
+        attentionBackward(dqkv: dqkv, scratch: acts.dScores, dout: dC, qkv: a.qkv, att: a.att, B: B, T: T, C: C, NH: NH,
+                          causal: config.architecture == .decoder)
         // dh1 = dq·wqᵀ + dk·wkᵀ + dv·wvᵀ
         let dh1 = hasLN ? dC : dx
         let first = !hasLN && hasResidual

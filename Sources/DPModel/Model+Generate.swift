@@ -16,6 +16,7 @@ extension Model {
         let start = cache.count
         // fatalError rather than precondition: these guard memory safety and must survive -Ounchecked.
         if cache.config != config { fatalError("Model.forwardCached: the cache was made for another model config") }
+        if config.architecture == .encoder { fatalError("Model.forwardCached: an encoder's attention is bidirectional; only a decoder generates") }
         if n < 1 || start + n > config.context {
             fatalError("Model.forwardCached: \(n) new tokens after \(start) do not fit the context of \(config.context); reset the cache first")
         }

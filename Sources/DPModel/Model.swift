@@ -147,8 +147,10 @@ public final class Model {
     // MARK: Forward
 
     /// Runs the model on tokens (B,T) row-major and returns the mean cross-entropy against targets
-    /// (B,T): over all B·T positions, or over the B last positions for `LossMode.last`.
-    /// B ≤ maxBatch, T ≤ context, tokens and targets in 0..<V. Saves what `backward` needs.
+    /// (B,T): over all B·T positions, or over the B last positions for `LossMode.last`; an
+    /// encoder's targets are −1 where it predicts nothing, and the mean is over the others (the
+    /// masked positions, `TokenMasking`). B ≤ maxBatch, T ≤ context, tokens and targets in 0..<V.
+    /// Saves what `backward` needs.
     public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> Float {
         forward(tokens: tokens, targets: targets, batch: B, time: T, loss: config.loss)
     }
@@ -157,7 +159,7 @@ public final class Model {
     /// (`explain` takes the last position's loss of any model); `backward` follows it.
     func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int, loss: LossMode) -> Float {
         checkShape(B, T, tokens)
-        checkTokens(targets, count: B * T, what: "target")
+        checkTokens(targets, count: B * T, what: "target", allowIgnored: config.architecture == .encoder)
         let V = config.vocabSize
         let x = forwardToFinalHidden(B: B, T: T, training: true)
         let N: Int
@@ -186,6 +188,17 @@ public final class Model {
         outputProjection(acts.logits, hidden: x + (T - 1) * config.dim, ldHidden: T * config.dim, rows: B)
         lastBatch = 0
         return UnsafeBufferPointer(start: acts.logits, count: B * config.vocabSize)
+    }
+
+    /// Logits of every position, (B·T,V) row-major, for an encoder's masked positions (fill-mask).
+    /// The buffer is the model's own and is valid until the next forward; this overwrites what
+    /// `backward` would use.
+    public func forwardAllLogits(tokens: UnsafeBufferPointer<Int32>, batch B: Int, time T: Int) -> UnsafeBufferPointer<Float> {
+        checkShape(B, T, tokens)
+        let x = forwardToFinalHidden(B: B, T: T, training: false)
+        outputProjection(acts.logits, hidden: x, ldHidden: config.dim, rows: B * T)
+        lastBatch = 0
+        return UnsafeBufferPointer(start: acts.logits, count: B * T * config.vocabSize)
     }
 
     /// Embedding, the blocks and the final LayerNorm; returns the final hidden states (N,C).
@@ -220,10 +233,10 @@ public final class Model {
         acts.tokens.update(from: tokens.baseAddress!, count: B * T)
     }
 
-    private func checkTokens(_ tokens: UnsafeBufferPointer<Int32>, count: Int, what: String) {
+    private func checkTokens(_ tokens: UnsafeBufferPointer<Int32>, count: Int, what: String, allowIgnored: Bool = false) {
         if tokens.count < count { fatalError("Model: \(tokens.count) \(what)s given, \(count) needed") }
         let V = Int32(config.vocabSize)
-        for i in 0..<count where tokens[i] < 0 || tokens[i] >= V {
+        for i in 0..<count where (tokens[i] < 0 || tokens[i] >= V) && !(allowIgnored && tokens[i] == ignoredTarget) {
             fatalError("Model: \(what) \(tokens[i]) at index \(i) is outside the vocabulary 0..<\(V)")
         }
     }

@@ -26,6 +26,17 @@ public enum Positions: String, Codable, Sendable, CaseIterable {
     case none
 }
 
+/// Which positions attention lets each position see, and what the model is trained to predict
+/// (the text's last "next step" but one).
+public enum Architecture: String, Codable, Sendable, CaseIterable {
+    /// Causal attention (position t sees 0...t); trained on the next token (GPT).
+    case decoder
+    /// Bidirectional attention (every position sees every position); trained on masked-token
+    /// prediction as BERT is: the targets are the original tokens at the chosen positions, -1
+    /// (ignored) elsewhere, and the loss is the mean over the chosen positions only.
+    case encoder
+}
+
 /// How `Model.initializeParameters` draws the matrices and embeddings (`ParameterLayout`).
 public enum Initialization: String, Codable, Sendable, CaseIterable {
     /// GPT-2's normal(0, 0.02), with the projections into the residual stream scaled by 1/√(2L).
@@ -60,12 +71,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var loss: LossMode
     /// How the weights are drawn; configs written before it decode as `.gpt2`, which they used.
     public var initialization: Initialization
+    /// Causal decoder or bidirectional encoder; configs written before it decode as `.decoder`.
+    public var architecture: Architecture
 
     public init(
         vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int, ffnDim: Int,
         activation: Activation, tiedEmbeddings: Bool, layerNorm: Bool, residual: Bool,
         positions: Positions, loss: LossMode,
-        initialization: Initialization = .gpt2
+        initialization: Initialization = .gpt2, architecture: Architecture = .decoder
     ) {
         self.vocabSize = vocabSize
         self.context = context
@@ -80,6 +93,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.positions = positions
         self.loss = loss
         self.initialization = initialization
+        self.architecture = architecture
     }
 
     /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim,
@@ -108,6 +122,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         return config
     }
 
+    /// This config with another architecture.
+    public func with(architecture: Architecture) -> ModelConfig {
+        var config = self
+        config.architecture = architecture
+        return config
+    }
+
     /// C/NH, the width of one attention head.
     public var headSize: Int { dim / heads }
 
@@ -133,6 +154,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if dim % heads != 0 {
             throw ModelConfigError.headsDoNotDivideDim(dim: dim, heads: heads)
         }
+        if architecture == .encoder && loss == .last {
+            throw ModelConfigError.encoderWithLastLoss
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -151,6 +175,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case learnedPositions = "learned_positions"
         case loss
         case initialization = "init"
+        case architecture
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -168,6 +193,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try c.encode(positions, forKey: .positions)
         try c.encode(loss, forKey: .loss)
         try c.encode(initialization, forKey: .initialization)
+        try c.encode(architecture, forKey: .architecture)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -186,7 +212,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             positions: try c.decodeIfPresent(Positions.self, forKey: .positions)
                 ?? (try c.decode(Bool.self, forKey: .learnedPositions) ? .learned : .none),
             loss: try c.decode(LossMode.self, forKey: .loss),
-            initialization: try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .gpt2)
+            initialization: try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .gpt2,
+            architecture: try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .decoder)
         try validate()
     }
 }
@@ -195,6 +222,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 public enum ModelConfigError: Error, CustomStringConvertible, Equatable {
     case notPositive(name: String, value: Int)
     case headsDoNotDivideDim(dim: Int, heads: Int)
+    case encoderWithLastLoss
 
     public var description: String {
         switch self {
@@ -202,6 +230,8 @@ public enum ModelConfigError: Error, CustomStringConvertible, Equatable {
             return "Model \(name) must be a positive integer, but it is \(value)."
         case let .headsDoNotDivideDim(dim, heads):
             return "Model dim (\(dim)) must be a multiple of heads (\(heads)); choose heads that divide dim, e.g. \(divisorHint(dim: dim, heads: heads))."
+        case .encoderWithLastLoss:
+            return "An encoder is trained on masked tokens, not on the last one: use --loss all with --architecture encoder."
         }
     }
 }

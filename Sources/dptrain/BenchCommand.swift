@@ -45,7 +45,8 @@ struct Bench: ParsableCommand {
         var base = RunConfig.defaults(.gpt)
         base.training.steps = 20
         var config = try RunConfig.resolve(base: base, layers: [flags])
-        try config.adoptVocabulary(vocabSize, source: "--vocab-size")
+        // An encoder's vocabulary has the [MASK] token besides the data's.
+        try config.adoptVocabulary(vocabSize + (config.model.architecture == .encoder ? 1 : 0), source: "--vocab-size")
         return config
     }
 
@@ -57,7 +58,8 @@ struct Bench: ParsableCommand {
             session.warnIfSlowKernel()
             let t = config.training
             let rows = comm.size * t.batch * t.gradAccum * (config.model.context + 1)
-            let dataset = Self.synthetic(vocabSize: vocabSize, count: max(1 << 16, 8 * rows), seed: t.seed)
+            var dataset = Self.synthetic(vocabSize: vocabSize, count: max(1 << 16, 8 * rows), seed: t.seed)
+            if config.model.architecture == .encoder { dataset = dataset.addingMaskToken() }
             let trainer = try Trainer(comm: comm, config: config, dataset: dataset, directory: nil, restore: nil, emit: { _ in })
             let result = try trainer.benchmark(warmup: warmUp, steps: t.steps)
             if json {

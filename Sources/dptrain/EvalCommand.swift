@@ -14,7 +14,10 @@ struct Eval: ParsableCommand {
             k starts at token k·context) and prints the mean cross-entropy per predicted token and its \
             exponential, the perplexity. Under mpirun every rank evaluates its own rows of each batch and \
             the sums are all-reduced; the windows evaluated are the first ranks·batch·batches of the \
-            split whatever the number of ranks. The data is the checkpoint's (the seed preset's own \
+            split whatever the number of ranks. An encoder's loss is over its masked positions: each \
+            window is masked as in training (15% of positions chosen, most replaced by [MASK]), the \
+            choice seeded by the run's --seed and the window's index, so it is the same for every \
+            evaluation and every number of ranks. The data is the checkpoint's (the seed preset's own \
             sentences for a seed checkpoint) unless --data names another; either way the tokenizer \
             built from it must equal the checkpoint's.
             """)
@@ -38,13 +41,18 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: "Windows per rank per batch. (default: the checkpoint's --batch)")
     var batch: Int?
 
-    @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch) instead of the text lines.")
+    @Flag(help: "Print one JSON object (checkpoint, step, ranks, loss, perplexity, windows, context, batches, batch, loss_mode: all, last or masked, architecture, window_stride) instead of the text lines.")
     var json = false
 
     @Option(help: ArgumentHelp(
         "Also write the val split's tokens to this llm.c token file (for scripts/torch_crosscheck.py).",
         valueName: "file", visibility: .hidden))
     var dumpVal: String?
+
+    @Option(help: ArgumentHelp(
+        "Also write, for an encoder, the masked windows as evaluated to this JSON file: inputs and targets (−1 where not predicted), one array of context tokens per window (for scripts/torch_crosscheck.py; one rank only).",
+        valueName: "file", visibility: .hidden))
+    var dumpMasked: String?
 
     @OptionGroup(title: "Ranks") var runtime: RuntimeOptions
 
@@ -93,15 +101,39 @@ struct Eval: ParsableCommand {
 
             let B = batch ?? restore.state.training.batch
             let model = try comm.collectively { try restore.makeModel(maxBatch: B) }
-            let result = try Evaluation.run(comm: comm, model: model, tokens: dataset.val, batch: B, batches: batches,
-                                            windowStride: dataset.windowStride)
+            let masking = try comm.collectively { () throws -> TokenMasking? in
+                guard restore.state.model.architecture == .encoder else {
+                    if dumpMasked != nil { throw ValidationError("--dump-masked is for encoder checkpoints; \(restore.directory) holds a decoder.") }
+                    return nil
+                }
+                if dumpMasked != nil && comm.size != 1 { throw ValidationError("--dump-masked needs one rank (it records rank 0's rows only).") }
+                return TokenMasking(seed: restore.state.training.seed, tokenizer: try Tokenizers.load(json: restore.tokenizerJSON))
+            }
+            var dumped: (inputs: [[Int32]], targets: [[Int32]]) = ([], [])
+            let T = restore.state.model.context
+            let result = try Evaluation.run(
+                comm: comm, model: model, tokens: dataset.val, batch: B, batches: batches, windowStride: dataset.windowStride,
+                masking: masking, inspect: dumpMasked == nil ? nil : { _, inputs, targets in
+                    for b in 0..<B {
+                        dumped.inputs.append(Array(inputs[b * T..<(b + 1) * T]))
+                        dumped.targets.append(Array(targets[b * T..<(b + 1) * T]))
+                    }
+                })
+            if let dumpMasked, let masking {
+                let object: [String: Any] = [
+                    "mask_token": masking.maskToken, "seed": masking.seed, "data_vocab_size": masking.dataVocabSize,
+                    "inputs": dumped.inputs, "targets": dumped.targets,
+                ]
+                try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: URL(fileURLWithPath: dumpMasked))
+            }
 
             let c = restore.state.model
             if json {
                 let object: [String: Any] = [
                     "checkpoint": restore.directory, "step": restore.state.step, "ranks": comm.size,
                     "loss": result.loss, "perplexity": result.perplexity, "windows": result.windows,
-                    "context": result.context, "batches": result.batches, "batch": B, "loss_mode": c.loss.rawValue,
+                    "context": result.context, "batches": result.batches, "batch": B, "loss_mode": c.architecture == .encoder ? "masked" : c.loss.rawValue,
+                    "architecture": c.architecture.rawValue, "window_stride": dataset.windowStride ?? result.context,
                 ]
                 let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 session.say(String(decoding: line, as: UTF8.self))
@@ -112,7 +144,8 @@ struct Eval: ParsableCommand {
             session.say("  data   \(dataset.summary)")
             session.say("val loss \(String(format: "%.4f", result.loss)) | perplexity \(String(format: "%.2f", result.perplexity))"
                 + " | \(grouped(result.windows)) windows of \(result.context) tokens"
-                + (c.loss == .last ? " (loss on the last token of each)" : "")
+                + (c.architecture == .encoder ? " (loss on the \(TokenMasking.chosenCount(time: result.context)) masked tokens of each)"
+                   : c.loss == .last ? " (loss on the last token of each)" : "")
                 + " | \(result.batches) batch\(result.batches == 1 ? "" : "es") of \(comm.size) × \(B)")
         }
     }

@@ -14,7 +14,8 @@ struct Explain: ParsableCommand {
         discussion: """
             Follows the seed example section by section for --prompt and the next word --target: \
             the tokens; X, the embedding rows (plus positions); for each attention head Q, K, V, the \
-            scores QKᵀ/√d with the causal mask, A = softmax(scores) and O = A·V; the heads' \
+            scores QKᵀ/√d with the causal mask (none for an encoder, whose prompt may hold [MASK] \
+            and whose --target is then the masked word at the last position), A = softmax(scores) and O = A·V; the heads' \
             concatenation and its projection by WO; the FFN's hidden ReLU layer and its output; \
             x_last, the last position's row; logits = x_last·W_out; P = softmax(logits); the loss \
             −log P[target]; the error P − onehot(target); dW_out = x_lastᵀ × error; dx = error × \
@@ -179,7 +180,9 @@ struct ExplainReport {
             out += section("  Q = X·WQ", head.q, labels: rows)
             out += section("  K = X·WK", head.k, labels: rows)
             out += section("  V = X·WV", head.v, labels: rows)
-            out += section("  scores = Q·Kᵀ/√\(HS)", head.scores, labels: rows, note: "-∞: the causal mask (a token sees itself and earlier ones)")
+            out += section("  scores = Q·Kᵀ/√\(HS)", head.scores, labels: rows, note: config.architecture == .decoder
+                               ? "-∞: the causal mask (a token sees itself and earlier ones)"
+                               : "no mask: an encoder's token sees every token")
             out += section("  A = softmax(scores)", head.a, labels: rows, note: "each row sums to 1")
             out += section("  O = A·V", head.o, labels: rows)
         }

@@ -78,6 +78,9 @@ struct Sample: ParsableCommand {
 
     private func generate() throws {
         let (model, tokenizer) = try load()
+        if model.config.architecture == .encoder {
+            throw ConfigError("\(checkpoint) holds an encoder, and dptrain sample generates only from decoders; use dptrain fill-mask to predict its [MASK] tokens.")
+        }
         let promptTokens = try encodePrompt(tokenizer, vocabSize: model.config.vocabSize)
         var sampler = TokenSampler(temperature: Float(temperature), topK: topK, seed: seed)
         let cache = noKVCache ? nil : try KVCache(config: model.config)
@@ -99,6 +102,11 @@ struct Sample: ParsableCommand {
 
     /// The checkpoint's model (weights copied in, every tensor's name and shape checked) and tokenizer.
     private func load() throws -> (Model, any Tokenizer) {
+        try Self.load(checkpoint: checkpoint, maxBatch: 1)
+    }
+
+    /// The model and tokenizer of the checkpoint at `checkpoint` (a directory, OUT/checkpoints or OUT).
+    static func load(checkpoint: String, maxBatch: Int) throws -> (Model, any Tokenizer) {
         let restore: Restore
         do {
             restore = try Restore.read(path: URL(fileURLWithPath: checkpoint), out: URL(fileURLWithPath: checkpoint))
@@ -106,26 +114,31 @@ struct Sample: ParsableCommand {
             // CheckpointError reads "PATH does not exist": make it the sentence it is.
             throw ConfigError("\(error)" + (error.problem.hasSuffix(".") ? "" : "."))
         }
-        return (try restore.makeModel(maxBatch: 1), try Tokenizers.load(json: restore.tokenizerJSON))
+        return (try restore.makeModel(maxBatch: maxBatch), try Tokenizers.load(json: restore.tokenizerJSON))
     }
 
     /// The prompt's tokens; an empty prompt (or one with no tokens, such as only spaces for the
     /// word tokenizer) is the newline token if the vocabulary has one, else token 0.
     private func encodePrompt(_ tokenizer: any Tokenizer, vocabSize: Int) throws -> [Int32] {
-        let tokens: [Int32]
-        do {
-            tokens = try tokenizer.encode(prompt)
-        } catch DataError.unknownCharacter(let character, let offset) {
-            throw ConfigError("The prompt's character \(quoted(character)) (at character \(offset)) is not in the checkpoint's \(tokenizer.kind.rawValue) tokenizer vocabulary; leave it out of --prompt.")
-        } catch DataError.unknownWord(let word) {
-            throw ConfigError("The prompt's word \(quoted(word)) is not in the checkpoint's word tokenizer vocabulary, which has no <unk>; leave it out of --prompt.")
-        }
+        let tokens = try Self.encode(prompt: prompt, tokenizer)
         if !tokens.isEmpty { return tokens }
         if let newline = try? tokenizer.encode("\n"), newline.count == 1, tokenizer.decode(newline) == "\n",
            Int(newline[0]) < vocabSize {
             return newline
         }
         return [0]
+    }
+
+    /// The tokens of a user's --prompt; text the vocabulary cannot express is a `ConfigError`
+    /// saying what to leave out.
+    static func encode(prompt: String, _ tokenizer: any Tokenizer) throws -> [Int32] {
+        do {
+            return try tokenizer.encode(prompt)
+        } catch DataError.unknownCharacter(let character, let offset) {
+            throw ConfigError("The prompt's character \(quoted(character)) (at character \(offset)) is not in the checkpoint's \(tokenizer.kind.rawValue) tokenizer vocabulary; leave it out of --prompt.")
+        } catch DataError.unknownWord(let word) {
+            throw ConfigError("The prompt's word \(quoted(word)) is not in the checkpoint's word tokenizer vocabulary, which has no <unk>; leave it out of --prompt.")
+        }
     }
 
     /// Writes bytes to standard output at once (unbuffered), so the text streams.

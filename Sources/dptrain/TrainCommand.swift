@@ -56,9 +56,11 @@ struct Train: ParsableCommand {
                 throw BadSettings(description: error.description)
             }
             let directory = try RunDirectory.prepare(comm: comm, out: out, resumingStep: restore?.state.step)
-            let dataset = try Dataset.load(
+            var dataset = try Dataset.load(
                 comm: comm, data: config.data, valFraction: config.training.valFraction!, cacheDirectory: out.appendingPathComponent("cache"),
                 restore: restore, seedExample: config.preset == .seed)
+            // An encoder's vocabulary is the data's plus [MASK] (the last id).
+            if config.model.architecture == .encoder { dataset = dataset.addingMaskToken() }
             try comm.collectively {
                 try config.adoptVocabulary(dataset.tokenizer.vocabSize, source: Self.vocabularySource(layers, restore: restore))
                 try MemoryCheck.require(model: config.model, batch: config.training.batch, ranksOnHost: comm.localSize)

@@ -12,6 +12,7 @@ extension TokenizerKind: ExpressibleByArgument {
 extension Activation: ExpressibleByArgument {}
 extension LossMode: ExpressibleByArgument {}
 extension Positions: ExpressibleByArgument {}
+extension Architecture: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 extension GradientCompression: ExpressibleByArgument {}
@@ -66,6 +67,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Loss over all positions or the last one only. (default: all)") var loss: LossMode?
     @Option(help: "learned (a trained pos_embedding), sinusoidal (the fixed sin/cos table of \"Attention Is All You Need\", no parameters) or none. (default: learned; seed: none)")
     var positions: Positions?
+    @Option(help: "decoder (causal attention, trained on the next token) or encoder (bidirectional attention, trained as BERT on 15% of positions: 80% replaced by a [MASK] token the tokenizer adds, 10% by a random token, 10% kept; the loss over those positions only). (default: decoder)")
+    var architecture: Architecture?
 
     /// The flags given, as settings.
     func add(to layer: inout ConfigLayer) {
@@ -79,6 +82,7 @@ struct ModelOptions: ParsableArguments {
         layer.flag("model.tied_embeddings", tieEmbeddings)
         layer.flag("model.loss", loss)
         layer.flag("model.positions", positions)
+        layer.flag("model.architecture", architecture)
     }
 }
 

@@ -53,6 +53,12 @@ import Testing
         Case(name: "infinite clip", arguments: { _ in ["train", "--clip", "inf"] }, says: "--clip must be 0 (off) or a positive norm"),
         Case(name: "vocabulary of one token", arguments: { _ in ["train", "--tokenizer", "bpe", "--vocab-size", "1"] }, says: "--vocab-size must be between 2"),
         Case(name: "zero threads", arguments: { _ in ["train", "--threads", "0"] }, says: "--threads must be between 1 and 1024"),
+        // Encoder (issue 12)
+        Case(name: "encoder with --loss last", arguments: { _ in ["train", "--architecture", "encoder", "--loss", "last"] }, says: "--architecture encoder predicts masked tokens, not the last one, so it cannot take --loss last; use --loss all."),
+        Case(name: "encoder with the seed preset", arguments: { _ in ["train", "--preset", "seed", "--architecture", "encoder"] }, says: "--architecture encoder contradicts the seed preset's decoder"),
+        Case(name: "unknown architecture", arguments: { _ in ["train", "--architecture", "bert"] }, says: "'bert' is invalid for '--architecture"),
+        Case(name: "fill-mask without [MASK]", arguments: { ["fill-mask", "--checkpoint", try $0.checkpoint(), "--prompt", "to be or not"] }, says: "--prompt holds no [MASK]"),
+        Case(name: "fill-mask of a decoder checkpoint", arguments: { ["fill-mask", "--checkpoint", try $0.checkpoint(), "--prompt", "the [MASK]at"] }, says: "holds a decoder, which predicts the next token rather than masked ones"),
         // Output
         Case(name: "--out under a regular file", arguments: { ["train", "--out", try $0.write("file.txt", Data("x".utf8)) + "/out"] }, says: "cannot be created: mkdir"),
         Case(name: "--out naming a regular file", arguments: { ["train", "--out", try $0.write("plain.txt", Data("x".utf8))] }, says: "is a file, not a directory"),

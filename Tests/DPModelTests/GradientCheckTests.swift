@@ -4,7 +4,8 @@ import Testing
 
 /// Gradients against finite differences, per tensor, for every combination the model has:
 /// gpt and seed wiring, GELU and ReLU, tied and untied output, loss over all positions and over
-/// the last one.
+/// the last one, and the encoder: bidirectional attention with the loss over masked positions only
+/// (targets −1 elsewhere).
 ///
 /// Method: directional derivatives. For a tensor W and a random ±1 direction d over its entries,
 /// the central difference (L(W + h·d) − L(W − h·d)) / 2h, in Double from two Float forwards,
@@ -24,6 +25,8 @@ struct GradientCase: CustomStringConvertible, Sendable {
     let B: Int
     let T: Int
     var parameterSeed: UInt64 = 7
+    /// An encoder's targets: only every third position (1, 4, 7, …) is predicted, the rest −1.
+    var masked = false
     var description: String { name }
 }
 
@@ -57,6 +60,14 @@ let gradientCases: [GradientCase] = [
     GradientCase(name: "seed wiring, gelu tied all", config: seedVariant(activation: .gelu, tied: true, loss: .all), B: 2, T: 5),
     GradientCase(name: "seed wiring, relu untied all", config: seedVariant(activation: .relu, tied: false, loss: .all), B: 2, T: 5,
                  parameterSeed: 8),
+    GradientCase(name: "gpt encoder gelu tied, masked loss", config: smallGPT(activation: .gelu, tied: true, loss: .all).with(architecture: .encoder),
+                 B: 3, T: 8, masked: true),
+    GradientCase(name: "gpt encoder gelu untied, sinusoidal, masked loss (T < context)",
+                 config: smallGPT(activation: .gelu, tied: false, loss: .all).with(positions: .sinusoidal).with(architecture: .encoder),
+                 B: 2, T: 6, masked: true),
+    GradientCase(name: "seed wiring encoder, relu untied, masked loss",
+                 config: seedVariant(activation: .relu, tied: false, loss: .all).with(positions: .learned).with(architecture: .encoder),
+                 B: 2, T: 5, masked: true),
 ]
 
 /// The signs of every ReLU input of the last forward (empty for GELU).
@@ -70,7 +81,8 @@ func gradientsMatchFiniteDifferences(_ c: GradientCase) throws {
     let (h, tolerance, directions): (Float, Double, Int) = (3e-3, 1e-2, 4)
     let model = try Model(config: c.config, maxBatch: c.B)
     fillTestParameters(model, seed: c.parameterSeed)
-    let (tokens, targets) = randomBatch(B: c.B, T: c.T, V: c.config.vocabSize, seed: 11)
+    var (tokens, targets) = randomBatch(B: c.B, T: c.T, V: c.config.vocabSize, seed: 11)
+    if c.masked { targets = targets.enumerated().map { $0.offset % 3 == 1 ? $0.element : -1 } }
     model.lossAndGradients(tokens, targets, B: c.B, T: c.T)
     let grad = Array(model.gradients)
     let N = c.B * c.T

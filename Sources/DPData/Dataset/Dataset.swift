@@ -21,6 +21,21 @@ public struct Dataset: Sendable {
             + "\(formatCount(train.count)) train / \(formatCount(val.count)) val"
     }
 
+    /// These tokens with the tokenizer's [MASK] token added (`MaskTokenizer`): an encoder's data.
+    /// The tokens are unchanged (none is the mask); the summary still names the data's vocabulary.
+    public func addingMaskToken() -> Dataset {
+        guard tokenizer.maskToken == nil else { return self }
+        return Dataset(train: train, val: val, tokenizer: MaskTokenizer(base: tokenizer), summary: summary, windowStride: windowStride)
+    }
+
+    private init(train: TokenSequence, val: TokenSequence, tokenizer: any Tokenizer, summary: String, windowStride: Int?) {
+        self.train = train
+        self.val = val
+        self.tokenizer = tokenizer
+        self.summary = summary
+        self.windowStride = windowStride
+    }
+
     /// The data of a run.
     ///
     /// - `path` nil: the built-in corpus (`BuiltinCorpus`), tokenized and cached like a text file.

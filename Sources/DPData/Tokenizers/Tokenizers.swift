@@ -1,3 +1,4 @@
+import DPBase
 import Foundation
 
 /// Training, loading and the fixed seed tokenizer.
@@ -31,9 +32,14 @@ public enum Tokenizers {
 
     /// The tokenizer that `jsonData()` described: a dptrain tokenizer.json (with "kind"), or a
     /// Hugging Face tokenizer.json (with "model" and no "kind"), which is how `huggingface`
-    /// tokenizers are stored in checkpoints and prepared data.
+    /// tokenizers are stored in checkpoints and prepared data; with a "mask_token" key, a
+    /// `MaskTokenizer` around the base tokenizer the other keys describe.
     public static func load(json: Data) throws -> any Tokenizer {
-        struct Header: Decodable { let kind: String?; let model: Ignored? }
+        struct Header: Decodable {
+            let kind: String?
+            let model: Ignored?
+            let mask_token: String?
+        }
         struct Ignored: Decodable { init(from decoder: any Decoder) throws {} }
         let header: Header
         do {
@@ -41,12 +47,16 @@ public enum Tokenizers {
         } catch {
             throw DataError.invalidTokenizerJSON("it is not a JSON object with a \"kind\" (it \(jsonProblem(error)))")
         }
+        if let mask = header.mask_token, mask != MaskTokenizer.text {
+            throw DataError.invalidTokenizerJSON("its mask_token is \(quoted(mask)), not \(quoted(MaskTokenizer.text))")
+        }
         guard let name = header.kind else {
             guard header.model != nil else {
                 throw DataError.invalidTokenizerJSON("it is not a JSON object with a \"kind\" (it has no \"kind\")")
             }
             do {
-                return try HuggingFaceTokenizer(parsing: json)
+                let base = try HuggingFaceTokenizer(parsing: json)
+                return header.mask_token == nil ? base : MaskTokenizer(base: base)
             } catch let problem as HuggingFaceTokenizer.Problem {
                 throw DataError.invalidTokenizerJSON("it is a Hugging Face tokenizer.json, but \(problem.reason)")
             }
@@ -56,13 +66,14 @@ public enum Tokenizers {
                 "unknown kind \"\(name)\" (known: \(TokenizerKind.trainable.map(\.rawValue).joined(separator: ", ")))")
         }
         do {
-            switch kind {
-            case .char: return try CharTokenizer(json: json)
-            case .byte: return ByteTokenizer()
-            case .word: return try WordTokenizer(json: json)
-            case .bpe: return try BPETokenizer(json: json)
+            let base: any Tokenizer = switch kind {
+            case .char: try CharTokenizer(json: json)
+            case .byte: ByteTokenizer()
+            case .word: try WordTokenizer(json: json)
+            case .bpe: try BPETokenizer(json: json)
             case .huggingface: fatalError("unreachable: a Hugging Face tokenizer.json has no \"kind\"")
             }
+            return header.mask_token == nil ? base : MaskTokenizer(base: base)
         } catch let error as DataError {
             throw error
         } catch {

@@ -45,7 +45,8 @@ extension Model {
                 matmul(s.baseAddress!, ldOut: T, q, lda: 3 * C, k, ldb: 3 * C, transposeB: true,
                        m: T, n: T, k: HS, alpha: 1 / Float(HS).squareRoot())
             }
-            for i in 0..<T { for j in (i + 1)..<T { scores[i * T + j] = -.infinity } }
+            // A decoder's causal mask; an encoder's attention sees every position.
+            if config.architecture == .decoder { for i in 0..<T { for j in (i + 1)..<T { scores[i * T + j] = -.infinity } } }
             return Explanation.Head(
                 q: Tensor(q, rows: T, cols: HS, stride: 3 * C), k: Tensor(k, rows: T, cols: HS, stride: 3 * C),
                 v: Tensor(v, rows: T, cols: HS, stride: 3 * C), scores: Tensor(rows: T, cols: T, values: scores),

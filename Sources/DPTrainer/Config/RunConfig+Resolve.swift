@@ -81,6 +81,7 @@ extension RunConfig {
         .learnedPositions,
         .value("model.loss", "--loss", \.model.loss),
         .value("model.init", "the model's init", \.model.initialization),
+        .value("model.architecture", "--architecture", \.model.architecture),
         .value("training.batch", "--batch", \.training.batch),
         .value("training.grad_accum", "--grad-accum", \.training.gradAccum),
         .value("training.steps", "--steps", \.training.steps),
@@ -296,6 +297,7 @@ extension Activation: ConfigEnum {}
 extension LossMode: ConfigEnum {}
 extension Positions: ConfigEnum {}
 extension Initialization: ConfigEnum {}
+extension Architecture: ConfigEnum {}
 extension OptimizerKind: ConfigEnum {}
 extension LearningRateSchedule.Kind: ConfigEnum {}
 extension SamplerKind: ConfigEnum {}

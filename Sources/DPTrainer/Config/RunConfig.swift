@@ -179,6 +179,9 @@ extension RunConfig {
             throw ConfigError("\(flag) must be between 1 and \(limit), not \(value).")
         }
         if m.dim % m.heads != 0 { throw ConfigError("--heads (\(m.heads)) must divide --dim (\(m.dim)).") }
+        if m.architecture == .encoder && m.loss == .last {
+            throw ConfigError("--architecture encoder predicts masked tokens, not the last one, so it cannot take --loss last; use --loss all.")
+        }
         if m.vocabSize != 0 { try m.validate() }
         if preset == .seed && data.path != nil {
             throw ConfigError("--preset seed trains on the seed example's own sentences; it takes no --data.")

@@ -12,8 +12,9 @@ import Foundation
 ///
 /// Letters: W ranks, B rows per rank per batch, T context.
 public struct Evaluation: Sendable, Equatable {
-    /// Mean cross-entropy per predicted token: over all T positions of every window, or over the
-    /// last position only when the model's loss is `LossMode.last`.
+    /// Mean cross-entropy per predicted token: over all T positions of every window, over the
+    /// last position only when the model's loss is `LossMode.last`, or over the masked positions
+    /// of an encoder (`TokenMasking`).
     public let loss: Double
     /// Global batches evaluated.
     public let batches: Int
@@ -38,11 +39,16 @@ public struct Evaluation: Sendable, Equatable {
     ///   - batches: global batches to evaluate; nil: all that fit in the split, at most
     ///     `defaultMaxWindows` windows. More than the split holds is an error.
     ///   - windowStride: S (`Dataset.windowStride`); nil: T.
+    ///   - masking: an encoder's masking (`TokenMasking`, stream `evalStream`, row = the window's
+    ///     index in the evaluation); the loss is then over the masked positions. nil: a decoder.
+    ///   - inspect: called on this rank with each batch's index and its B·T inputs and targets as
+    ///     the model saw them (after masking), for a dump.
     /// - Throws: `RankFailure` (on every rank) when the split is shorter than one global batch or
     ///   shorter than `batches` global batches.
     /// - Complexity: one forward pass per batch per rank: batches·B·T tokens per rank.
     public static func run(comm: any Communicator, model: Model, tokens: TokenSequence, batch: Int, batches: Int?,
-                           windowStride: Int? = nil) throws -> Evaluation {
+                           windowStride: Int? = nil, masking: TokenMasking? = nil,
+                           inspect: ((Int, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>) throws -> Void)? = nil) throws -> Evaluation {
         precondition(batch >= 1 && batch <= model.maxBatch, "eval batch \(batch) must be in 1...\(model.maxBatch) (the model's maxBatch)")
         let (W, B, T) = (comm.size, batch, model.config.context)
         let reader = EvalReader(tokens: tokens, batch: B, context: T, stride: windowStride, rank: comm.rank, worldSize: W)
@@ -65,9 +71,12 @@ public struct Evaluation: Sendable, Equatable {
         var sum = 0.0
         for index in 0..<count {
             reader.batch(index, tokens: inputs.baseAddress!, targets: targets.baseAddress!)
+            masking?.apply(tokens: inputs.baseAddress!, targets: targets.baseAddress!, rows: B, time: T,
+                           stream: TokenMasking.evalStream, firstRow: (index * W + comm.rank) * B)
+            try inspect?(index, UnsafeBufferPointer(inputs), UnsafeBufferPointer(targets))
             sum += Double(model.forward(tokens: UnsafeBufferPointer(inputs), targets: UnsafeBufferPointer(targets), batch: B, time: T))
         }
-        // Every batch has the same number of predicted tokens, so the mean of the per-batch means
+        // Every batch has the same number of predicted tokens (an encoder's: k masked per row), so the mean of the per-batch means
         // is the mean over all of them.
         let loss = try comm.sum(sum) / Double(W * count)
         return Evaluation(loss: loss, batches: count, windowsPerBatch: W * B, context: T)

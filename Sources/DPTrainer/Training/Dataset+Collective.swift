@@ -39,11 +39,13 @@ extension Dataset {
         let restoredTokenizer = try comm.collectively { try restore.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
         let path = data.path ?? restore?.state.dataPath
         let kind = data.tokenizer ?? restoredTokenizer?.kind
-        let vocabSize = data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.vocabSize : nil }
+        let vocabSize = data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.withoutMask.vocabSize : nil }
+        // An encoder's checkpoint holds the data's tokenizer with [MASK] added; the data has it without.
+        let restoredJSON = try restoredTokenizer.map { try $0.withoutMask.jsonData() }
         // A Hugging Face tokenizer cannot be trained again from the text: the checkpoint's own tokenizes it.
-        let fixed = data.tokenizer == nil ? restoredTokenizer.flatMap { $0.kind == .huggingface ? $0 : nil } : nil
+        let fixed = data.tokenizer == nil ? restoredTokenizer.flatMap { $0.kind == .huggingface ? $0.withoutMask : nil } : nil
         func checkTokenizer(_ tokenizer: any Tokenizer) throws {
-            if let restore, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(restore.tokenizerJSON) {
+            if let restore, let restoredJSON, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(restoredJSON) {
                 throw ConfigError("the tokenizer built from the data differs from the checkpoint's (\(restore.directory)); resume with the data and --tokenizer the run was started with.")
             }
         }

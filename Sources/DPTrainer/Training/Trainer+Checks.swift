@@ -52,6 +52,7 @@ extension Trainer {
         let (B, T) = (config.batch, model.config.context)
         var probe = sampler  // a copy: training still starts with the first batch
         probe.next(tokens: tokens.baseAddress!, targets: targets.baseAddress!)
+        mask(step: step + 1, micro: 0)
         let input = UnsafeBufferPointer(tokens), target = UnsafeBufferPointer(targets)
         func loss() -> Double { Double(model.forward(tokens: input, targets: target, batch: B, time: T)) }
 

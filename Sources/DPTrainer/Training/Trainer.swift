@@ -40,6 +40,8 @@ public final class Trainer {
 
     let tokens: UnsafeMutableBufferPointer<Int32>
     let targets: UnsafeMutableBufferPointer<Int32>
+    /// An encoder's masked-token corruption of every batch (`TokenMasking`); nil for a decoder.
+    let masking: TokenMasking?
     /// ZeRO stage: 0 all-reduces the gradients and every rank updates every weight; 1
     /// reduce-scatters them, each rank updates its shard of the weights and optimizer state, and an
     /// all-gather brings the weights back together.
@@ -79,7 +81,11 @@ public final class Trainer {
             limit: .init(setting: config.parallel.collectiveTimeout), rank: comm.rank, hosts: try comm.allGather(string: comm.hostname))
 
         let rank = comm.rank, W = comm.size
+        masking = config.model.architecture == .encoder ? TokenMasking(seed: training.seed, tokenizer: dataset.tokenizer) : nil
         (model, sampler, evalReader) = try comm.collectively {
+            if config.model.architecture == .encoder && dataset.tokenizer.maskToken == nil {
+                throw ConfigError("an encoder trains on masked tokens, but the data's tokenizer has no [MASK] token (Dataset.addingMaskToken adds it).")
+            }
             let model = try Model(config: config.model, maxBatch: training.batch)
             let sampler = try BatchSampler(
                 kind: training.sampler, tokens: dataset.train, batch: training.batch,
@@ -184,6 +190,7 @@ public final class Trainer {
         var localLoss = 0.0
         for micro in 0..<A {
             sampler.next(tokens: tokens.baseAddress!, targets: targets.baseAddress!)
+            mask(step: step + 1, micro: micro)
             var mark = now()
             localLoss += Double(model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: B, time: T))
             phases.forward += now() - mark
@@ -255,6 +262,15 @@ public final class Trainer {
         return (loss, lr, norm, phases)
     }
 
+    /// An encoder's masking of micro-step `micro` of step `step` (1-based) in the batch buffers:
+    /// this rank's rows are rows (micro·W + rank)·B ..< +B of the step's global batch. A decoder's
+    /// batch is left as the sampler wrote it.
+    func mask(step: Int, micro: Int) {
+        let (B, T) = (config.batch, model.config.context)
+        masking?.apply(tokens: tokens.baseAddress!, targets: targets.baseAddress!, rows: B, time: T,
+                       stream: UInt64(step), firstRow: (micro * comm.size + comm.rank) * B)
+    }
+
     /// The factor that clips the mean gradient of norm `norm` to --clip (1 when it is within).
     func clipFactor(norm: Float) -> Float {
         config.clip > 0 && norm > config.clip ? config.clip / norm : 1
@@ -282,6 +298,8 @@ public final class Trainer {
         var sum = 0.0
         for index in 0..<batches {
             evalReader.batch(index, tokens: tokens.baseAddress!, targets: targets.baseAddress!)
+            masking?.apply(tokens: tokens.baseAddress!, targets: targets.baseAddress!, rows: config.batch, time: model.config.context,
+                           stream: TokenMasking.evalStream, firstRow: (index * comm.size + comm.rank) * config.batch)
             sum += Double(model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets),
                                         batch: config.batch, time: model.config.context))
         }
@@ -306,7 +324,7 @@ public final class Trainer {
             worldSize: comm.size, mpi: comm.libraryVersion, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
             threadsPerRank: BLAS.threads, blasKernel: BLAS.coreName, parameters: model.layout.count,
             tokensPerStep: tokensPerStep, data: dataset.summary, tokenizer: "\(dataset.tokenizer.kind.rawValue) (\(dataset.tokenizer.vocabSize) tokens)",
-            model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, loss over \(c.loss == .all ? "all positions" : "the last position")",
+            model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.architecture == .encoder ? "encoder (bidirectional), loss over the masked positions" : "loss over \(c.loss == .all ? "all positions" : "the last position")")",
             peakGFLOPS: peakFLOPS / 1e9)
     }
 }
