@@ -98,6 +98,15 @@ import Testing
         #expect(checked > 50)
     }
 
+    /// bpe training pre-splits its sample piece by piece, at allowed cuts: the merges are those
+    /// of pre-splitting it whole.
+    @Test func bpeTrainingInPiecesLearnsTheMergesOfTheWhole() {
+        let text = Self.text + Self.spaced + Self.text
+        var whole = BPETrainer(text: text, pieceBytes: Int.max / 2), pieces = BPETrainer(text: text, pieceBytes: 23)
+        let a = whole.learn(count: 60), b = pieces.learn(count: 60)
+        #expect(a.count == 60 && a.map(\.0) == b.map(\.0) && a.map(\.1) == b.map(\.1))
+    }
+
     /// The ranges of a parallel prepare cover the input, start at allowed cuts, and their tokens
     /// in order are the whole file's, for 1 to 7 parts (some empty when cuts are rare).
     @Test(arguments: [TokenizerKind.char, .byte, .word, .bpe])
