@@ -15,8 +15,11 @@
 # prepare (target b):
 #   makes /tmp/dptrain-data-bench/text-M.txt (default 1024 MB) by repeating tinyshakespeare, and
 #   for char, byte and bpe runs prepare in one process and under mpirun -n 2, R rounds
-#   interleaved: peak RSS of each process (GNU time), MB/s (input bytes / wall time, medians) and
-#   `cmp` of the tokens (train then val of one process against the shards in name order).
+#   interleaved: peak RSS of each process (GNU time), MB/s (input bytes / wall time, medians),
+#   the CPU seconds of the one process and of the busiest rank (what the wall-time speedup is on
+#   two idle cores; on a loaded machine whose scheduler groups a session's processes, as Linux's
+#   autogroup does, two ranks get no more CPU than one and wall time cannot show it), and `cmp`
+#   of the tokens (train then val of one process against the shards in name order).
 # Everything it makes under /tmp/dptrain-data-bench is deleted at the end. Prints `uptime` before
 # each section: the machine may be shared. Needs python3, mpirun and GNU time.
 set -euo pipefail
@@ -141,28 +144,32 @@ PY
   payload() { for f in "$@"; do tail -c +1025 "$f"; done; }
   for args in "--tokenizer char" "--tokenizer byte" "--tokenizer bpe --vocab-size 512"; do
     kind=$(echo "$args" | awk '{print $2}')
-    : > "$work/rate.1"; : > "$work/rate.2"; : > "$work/rss.1"; : > "$work/rss.2"
+    : > "$work/rate.1"; : > "$work/rate.2"; : > "$work/rss.1"; : > "$work/rss.2"; : > "$work/cpu.1"; : > "$work/cpu.2"
     for r in $(seq "$rounds"); do
       for n in 1 2; do
         out="$work/prep-$kind-$n"
         start=$(date +%s.%N)
         if [ "$n" = 1 ]; then
-          /usr/bin/time -f %M -o "$work/time.1.0" "$dptrain" prepare "$text" $args --out "$out" > /dev/null
+          /usr/bin/time -f "%M %U %S" -o "$work/time.1.0" "$dptrain" prepare "$text" $args --out "$out" > /dev/null
         else
-          "${mpirun[@]}" sh -c '/usr/bin/time -f %M -o '"$work"'/time.2.$OMPI_COMM_WORLD_RANK "$@"' sh "$dptrain" prepare "$text" $args --out "$out" > /dev/null
+          "${mpirun[@]}" sh -c '/usr/bin/time -f "%M %U %S" -o '"$work"'/time.2.$OMPI_COMM_WORLD_RANK "$@"' sh "$dptrain" prepare "$text" $args --out "$out" > /dev/null
         fi
         end=$(date +%s.%N)
         echo "$bytes $start $end" | awk '{print $1 / 1e6 / ($3 - $2)}' >> "$work/rate.$n"
-        cat "$work"/time."$n".* | sort -g | tail -1 >> "$work/rss.$n"
+        cat "$work"/time."$n".* | awk '{print $1}' | sort -g | tail -1 >> "$work/rss.$n"
+        cat "$work"/time."$n".* | awk '{print $2 + $3}' | sort -g | tail -1 >> "$work/cpu.$n"  # the busiest process
         rm -f "$work"/time."$n".*
       done
     done
     if cmp <(payload "$work/prep-$kind-1/train.bin" "$work/prep-$kind-1/val.bin") \
            <(payload "$work/prep-$kind-2"/data_train_*.bin "$work/prep-$kind-2"/data_val_*.bin); then same="identical"; else same="DIFFERENT"; fi
     one=$(median < "$work/rate.1"); two=$(median < "$work/rate.2")
+    cpu1=$(median < "$work/cpu.1"); cpu2=$(median < "$work/cpu.2")
     printf '  %-4s one process: %6.1f MB/s, peak RSS %4.0f MB | mpirun -n 2: %6.1f MB/s (%.2fx), peak RSS per rank %4.0f MB | tokens %s (cmp)\n' \
       "$kind" "$one" "$(($(sort -g "$work/rss.1" | tail -1) / 1024))" "$two" "$(echo "$two / $one" | bc -l)" \
       "$(($(sort -g "$work/rss.2" | tail -1) / 1024))" "$same"
+    printf '       CPU seconds (user+sys): one process %.1f, busiest of 2 ranks %.1f: %.2fx less work on the critical path\n' \
+      "$cpu1" "$cpu2" "$(echo "$cpu1 / $cpu2" | bc -l)"
     rm -rf "$work/prep-$kind-1" "$work/prep-$kind-2"
   done
   echo "  [$(uptime)]"
