@@ -25,7 +25,8 @@ struct Prepare: ParsableCommand {
             no token can span the cut) and each writes its part as llm.c shards, \
             DIR/data_train_RRRRRR.bin and DIR/data_val_RRRRRR.bin, whose tokens in name order are \
             exactly those of train.bin then val.bin from one process; DIR must be one directory \
-            that every rank sees. On a terminal, rank 0 shows its progress on standard error.
+            that every rank sees. On a terminal (or with --progress, as under mpirun, where standard error \
+            is a pipe), rank 0 shows its progress on standard error.
             """)
 
     @Argument(help: "The UTF-8 text file to tokenize.")
@@ -42,6 +43,9 @@ struct Prepare: ParsableCommand {
 
     @Option(help: "The directory to write train.bin, val.bin and tokenizer.json to; it is created if needed.")
     var out: String
+
+    @Flag(help: "Show progress on standard error even when it is not a terminal (under mpirun, where the ranks' standard error is a pipe to mpirun); without it, only on a terminal.")
+    var progress = false
 
     var kind: TokenizerKind? { TokenizerKind(rawValue: tokenizer) }
 
@@ -67,7 +71,7 @@ struct Prepare: ParsableCommand {
 
     func run() throws {
         Session.run(threads: 1, singleProcess: false) { session in
-            let progress = session.isRoot && isatty(STDERR_FILENO) == 1
+            let progress = session.isRoot && (self.progress || isatty(STDERR_FILENO) == 1)
                 ? ProgressLine(ranks: session.comm.size) : nil
             let input = URL(fileURLWithPath: input), out = URL(fileURLWithPath: out)
             let summary: PrepareSummary
@@ -114,7 +118,7 @@ final class ProgressLine {
         let rate = Double(p.done) / seconds
         let mb = { (n: Int) in String(format: "%.1f", Double(n) / 1e6) }
         var line = "prepare: \(p.phase) \(mb(p.done))/\(mb(p.total)) MB\(ranks > 1 ? " (rank 0's part of \(ranks))" : "")"
-        if p.done > 0 {
+        if p.done > 0 && seconds >= 0.5 {  // the first report comes a chunk after the pass began
             line += String(format: ", %.1f MB/s", rate / 1e6)
             if p.done < p.total { line += String(format: ", ETA %.0f s", Double(p.total - p.done) / rate) }
         }
