@@ -9,7 +9,7 @@ import Testing
     /// About 190 KB of lines of every kind: words, punctuation, numbers, multi-byte scalars,
     /// blank lines, trailing spaces and tabs, CRLF, lines starting with spaces.
     static let text: String = (0..<6000).map { i in
-        ["The cat sat on the mat, didn't it?", "  indented line\twith a tab", "", "naïve café — 東京 🚀 ok \(i % 97)",
+        ["The cat sat on the mat, didn't it?", "  indented line\twith a tab", "", "naïve café — 東京 🚀 ok \(i % 97) cafe\u{301}",
          "trailing spaces   ", "'s quoted \"words\" (and brackets).\r", "\(i) \(i * 7919 % 1000) numbers, 8.9!", "\t", "x"][i % 9]
     }.joined(separator: "\n") + "\n"
 

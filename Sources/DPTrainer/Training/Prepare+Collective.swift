@@ -84,16 +84,19 @@ public func prepareCollectively(comm: any Communicator, input: URL, tokenizer ki
         for part in all { for s in part.unicodeScalars { union.insert(s.value) } }
         tokenizer = CharTokenizer(scalars: union.sorted().map { Unicode.Scalar($0)! })
     case .word:
+        // The words as their bytes, not as Strings: Swift's String equality is canonical
+        // equivalence, so "é" and "e\u{301}" would be one key.
+        struct Counts: Codable { let words: [[UInt8]], counts: [Int] }
         let own = try comm.collectively { () throws -> String in
             let counts = try source.wordCounts(in: mine, progress: phase("counting the words"))
-            let named = Dictionary(uniqueKeysWithValues: counts.map { (String(decoding: $0.key, as: UTF8.self), $0.value) })
-            return String(decoding: try JSONEncoder().encode(named), as: UTF8.self)
+            return String(decoding: try JSONEncoder().encode(Counts(words: Array(counts.keys), counts: Array(counts.values))), as: UTF8.self)
         }
         let all = try comm.allGather(string: own)
         tokenizer = try comm.collectively { () throws -> any Tokenizer in
             var total: [[UInt8]: Int] = [:]
             for part in all {
-                for (word, n) in try JSONDecoder().decode([String: Int].self, from: Data(part.utf8)) { total[Array(word.utf8), default: 0] += n }
+                let decoded = try JSONDecoder().decode(Counts.self, from: Data(part.utf8))
+                for (word, n) in zip(decoded.words, decoded.counts) { total[word, default: 0] += n }
             }
             return try WordTokenizer(counts: total, vocabSize: vocabSize)
         }
