@@ -1,6 +1,12 @@
 import ArgumentParser
 import DPData
+import DPTrainer
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `dptrain prepare INPUT --tokenizer KIND [--vocab-size N] [--val-fraction F] --out DIR`
 struct Prepare: ParsableCommand {
@@ -14,6 +20,13 @@ struct Prepare: ParsableCommand {
             llm.c's format: a 256-int32 header (magic 20240520, version 1 for uint16 tokens or 2 \
             for uint32, token count), then the tokens. Prints the vocabulary size, the token \
             counts, characters per token and the time taken. Pass DIR to --data to train on it.
+
+            Under mpirun -n N the ranks tokenize N byte ranges of the input at once (cut where \
+            no token can span the cut) and each writes its part as llm.c shards, \
+            DIR/data_train_RRRRRR.bin and DIR/data_val_RRRRRR.bin, whose tokens in name order are \
+            exactly those of train.bin then val.bin from one process; DIR must be one directory \
+            that every rank sees. On a terminal (or with --progress, as under mpirun, where standard error \
+            is a pipe), rank 0 shows its progress on standard error.
             """)
 
     @Argument(help: "The UTF-8 text file to tokenize.")
@@ -30,6 +43,9 @@ struct Prepare: ParsableCommand {
 
     @Option(help: "The directory to write train.bin, val.bin and tokenizer.json to; it is created if needed.")
     var out: String
+
+    @Flag(help: "Show progress on standard error even when it is not a terminal (under mpirun, where the ranks' standard error is a pipe to mpirun); without it, only on a terminal.")
+    var progress = false
 
     var kind: TokenizerKind? { TokenizerKind(rawValue: tokenizer).flatMap { TokenizerKind.trainable.contains($0) ? $0 : nil } }
 
@@ -54,9 +70,64 @@ struct Prepare: ParsableCommand {
     }
 
     func run() throws {
-        let summary = try prepareDataset(
-            input: URL(fileURLWithPath: input), tokenizer: kind!, vocabSize: vocabSize,
-            valFraction: valFraction, out: URL(fileURLWithPath: out))
-        print(summary)
+        Session.run(threads: 1, singleProcess: false) { session in
+            let progress = session.isRoot && (self.progress || isatty(STDERR_FILENO) == 1)
+                ? ProgressLine(ranks: session.comm.size) : nil
+            let input = URL(fileURLWithPath: input), out = URL(fileURLWithPath: out)
+            let summary: PrepareSummary
+            defer { progress?.clear() }
+            if session.comm.size == 1 {
+                summary = try prepareDataset(input: input, tokenizer: kind!, vocabSize: vocabSize, valFraction: valFraction,
+                                             out: out, progress: progress.map { line in { line.show($0) } })
+            } else {
+                summary = try prepareCollectively(comm: session.comm, input: input, tokenizer: kind!, vocabSize: vocabSize,
+                                                  valFraction: valFraction, out: out, progress: progress.map { line in { line.show($0) } })
+            }
+            progress?.clear()
+            session.say(summary.description)
+        }
+    }
+}
+
+/// One line of progress on standard error, redrawn at most 5 times a second: the pass, MB done of
+/// MB (rank 0's own range under mpirun), MB/s and the time left.
+final class ProgressLine {
+    let ranks: Int
+    private let clock = ContinuousClock()
+    private var phase = ""
+    private var phaseStart: ContinuousClock.Instant
+    private var lastDrawn: ContinuousClock.Instant
+    private var drawn = false
+
+    init(ranks: Int) {
+        self.ranks = ranks
+        phaseStart = clock.now
+        lastDrawn = clock.now
+    }
+
+    func show(_ p: PrepareProgress) {
+        let now = clock.now
+        if p.phase != phase {
+            phase = p.phase
+            phaseStart = now
+        } else if now - lastDrawn < .milliseconds(200) && p.done < p.total {
+            return
+        }
+        lastDrawn = now
+        let seconds = max(1e-3, Double((now - phaseStart).components.attoseconds) * 1e-18 + Double((now - phaseStart).components.seconds))
+        let rate = Double(p.done) / seconds
+        let mb = { (n: Int) in String(format: "%.1f", Double(n) / 1e6) }
+        var line = "prepare: \(p.phase) \(mb(p.done))/\(mb(p.total)) MB\(ranks > 1 ? " (rank 0's part of \(ranks))" : "")"
+        if p.done > 0 && seconds >= 0.5 {  // the first report comes a chunk after the pass began
+            line += String(format: ", %.1f MB/s", rate / 1e6)
+            if p.done < p.total { line += String(format: ", ETA %.0f s", Double(p.total - p.done) / rate) }
+        }
+        FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+        drawn = true
+    }
+
+    func clear() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        drawn = false
     }
 }

@@ -29,10 +29,144 @@ import Testing
         #expect(characters == Self.text.unicodeScalars.count)
     }
 
-    @Test func chunksEndOnlyBeforeANewLineStartingWithAVisibleCharacter() {
-        #expect(InputChunks.lastBoundary(Array("ab\ncd\n ef".utf8)) == 3)
-        #expect(InputChunks.lastBoundary(Array("ab\n\ncd".utf8)) == 4)
-        #expect(InputChunks.lastBoundary(Array("ab\n é".utf8)) == nil)
-        #expect(InputChunks.lastBoundary(Array("abc".utf8)) == nil)
+    /// Lines that end in white space, blank lines and CRLF before a visible character, where a
+    /// cut right after the "\n" would change GPT-2's pre-split (" \n" + "X" is " ", "\n" whole but
+    /// " \n" at the end of a piece).
+    static let spaced: String = (0..<80).map { i in
+        ["ends in spaces  ", "", "", "tab\t", "crlf\r", "plain", "  lead", "x'", "a b c"][i % 9]
+    }.joined(separator: "\n") + "\n"
+
+    @Test(arguments: [TokenizerKind.char, .byte, .word, .bpe])
+    func streamingWritesTheFilesOfTheWholeTextWhereLinesEndInSpaces(kind: TokenizerKind) throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let input = dir.file("input.txt")
+        try Data(Self.spaced.utf8).write(to: input)
+        let whole = dir.file("whole"), streamed = dir.file("streamed")
+        for d in [whole, streamed] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        let vocab: Int? = kind == .bpe ? 290 : nil
+        try PreparedText(bytes: Data(Self.spaced.utf8), path: input.path, kind: kind, vocabSize: vocab, valFraction: 0.2).write(to: whole)
+        _ = try streamPrepare(input: input, kind: kind, vocabSize: vocab, valFraction: 0.2, out: streamed, chunkBytes: 9)
+        for name in ["train.bin", "val.bin", "tokenizer.json"] {
+            #expect(try Data(contentsOf: whole.appendingPathComponent(name)) == Data(contentsOf: streamed.appendingPathComponent(name)), "\(name) differs")
+        }
+    }
+
+    @Test func cutsAreWhereTheRulesSay() {
+        func last(_ s: String, _ kind: TokenizerKind = .bpe) -> Int? { TextCut.last(Array(s.utf8), kind: kind) }
+        #expect(last("ab\ncd\n ef") == 3)
+        #expect(last("ab\n\ncd") == nil)  // "\n\n" + "c": the run's last "\n" is a chunk of its own only when "c" follows
+        #expect(last("ab \ncd") == nil)
+        #expect(last("ab\n é") == nil)
+        #expect(last("abc") == nil)
+        #expect(last("ab cd") == 2)  // rule 2: letter, space, letter
+        #expect(last("ab  cd") == nil && last("a1 cd") == nil)
+        #expect(last("aé", .char) == 1 && last("é", .char) == nil && last("é", .byte) == 1)
+    }
+
+    /// Why a cut needs a visible byte before the "\n": with the merge " " + "\n", "a \nB" whole is
+    /// 4 tokens (pre-split "a", " ", "\n", "B") but 3 when cut after the "\n" (" \n" ends a piece).
+    @Test func aCutAfterWhiteSpaceAndANewLineWouldChangeTheTokens() throws {
+        let bpe = try BPETokenizer(merges: [(32, 10)])
+        #expect(try bpe.encode("a \nB") == [97, 32, 10, 66])
+        #expect(try bpe.encode("a \n") + bpe.encode("B") == [97, 256, 66])
+        #expect(TextCut.last(Array("a \nB".utf8), kind: .bpe) == nil)
+    }
+
+    /// Every cut `TextCut` allows in random texts of letters, digits, spaces, tabs, newlines,
+    /// apostrophes, punctuation and multi-byte scalars splits the tokens exactly, for every
+    /// tokenizer trained on the whole text.
+    @Test(arguments: [TokenizerKind.char, .word, .bpe])
+    func everyAllowedCutSplitsTheTokensExactly(kind: TokenizerKind) throws {
+        let alphabet: [String] = ["a", "b", "s", "t", "A", " ", " ", "\n", "\n", "\t", "\r", "'", ".", "1", "é", "東", "\u{2028}", "\u{00A0}"]
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var checked = 0
+        for _ in 0..<6 {
+            let text = (0..<600).map { _ -> String in
+                x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return alphabet[Int(x >> 33) % alphabet.count]
+            }.joined()
+            let tokenizer = try Tokenizers.train(kind, on: text, vocabSize: kind == .bpe ? 320 : nil)
+            let bytes = Array(text.utf8)
+            let whole = try tokenizer.encode(text)
+            let cuts = bytes.withUnsafeBufferPointer { buffer in (1..<bytes.count).filter { TextCut.isSafe(buffer, at: $0, kind: kind) } }
+            for p in cuts {
+                let left = String(decoding: bytes[..<p], as: UTF8.self), right = String(decoding: bytes[p...], as: UTF8.self)
+                #expect(try tokenizer.encode(left) + tokenizer.encode(right) == whole, "cut at \(p)")
+                checked += 1
+            }
+        }
+        #expect(checked > 50)
+    }
+
+    /// bpe training pre-splits its sample piece by piece, at allowed cuts: the merges are those
+    /// of pre-splitting it whole.
+    @Test func bpeTrainingInPiecesLearnsTheMergesOfTheWhole() {
+        let text = Self.text + Self.spaced + Self.text
+        var whole = BPETrainer(text: text, pieceBytes: Int.max / 2), pieces = BPETrainer(text: text, pieceBytes: 23)
+        let a = whole.learn(count: 60), b = pieces.learn(count: 60)
+        #expect(a.count == 60 && a.map(\.0) == b.map(\.0) && a.map(\.1) == b.map(\.1))
+    }
+
+    /// The ranges of a parallel prepare cover the input, start at allowed cuts, and their tokens
+    /// in order are the whole file's, for 1 to 7 parts (some empty when cuts are rare).
+    @Test(arguments: [TokenizerKind.char, .byte, .word, .bpe])
+    func rangesSplitTheTokensExactly(kind: TokenizerKind) throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let input = dir.file("input.txt")
+        let text = Self.text + Self.spaced
+        try Data(text.utf8).write(to: input)
+        let source = try PrepareInput(url: input, kind: kind, chunkBytes: 64, bpeSampleBytes: 1 << 20)
+        let tokenizer = try source.tokenizer(vocabSize: kind == .bpe ? 300 : nil)
+        let whole = try tokenizer.encode(text)
+        for parts in 1...7 {
+            let ranges = try source.ranges(parts)
+            #expect(ranges.count == parts && ranges.first?.lowerBound == 0 && ranges.last?.upperBound == source.size)
+            var tokens: [Int32] = []
+            for (k, range) in ranges.enumerated() {
+                if k > 0 { #expect(range.lowerBound == ranges[k - 1].upperBound) }
+                let file = dir.file("part-\(k).bin")
+                let (n, _) = try source.encode(range, with: tokenizer, into: file)
+                let read = try TokenFile.read(file, vocabSize: nil).toArray()
+                #expect(read.count == n)
+                tokens += read
+            }
+            #expect(tokens == whole, "\(parts) parts: \(ranges)")
+        }
+    }
+
+    /// Above its size, bpe's sample is 16 pieces spread over the input that start and end at
+    /// allowed cuts, about the sample size in all.
+    @Test func bpeSampleIsSpreadOverALargeInput() throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let input = dir.file("input.txt")
+        let lines = (0..<4000).map { "line \($0) of the text" }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+        let source = try PrepareInput(url: input, kind: .bpe, chunkBytes: 64, bpeSampleBytes: 16 * 200)
+        let sample = try source.bpeSample()
+        #expect(sample.utf8.count >= 16 * 200 && sample.utf8.count < 16 * 260, "\(sample.utf8.count) bytes")
+        #expect(sample.hasPrefix("line 0 of") && sample.contains("line 37") && !sample.contains("line 2100 of"))
+    }
+
+    /// A part of a parallel prepare goes to the train shard, the val shard, or both, split where
+    /// the whole's train tokens end; an empty part writes nothing.
+    @Test func partsArePlacedByWhereTheTrainTokensEnd() throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let tokens: [[Int32]] = [Array(0..<10), [], Array(10..<25), Array(25..<31)]
+        let total = 31, trainCount = trainTokenCount(total: total, valFraction: 0.3)  // 21
+        var offset = 0, train: [Int32] = [], val: [Int32] = []
+        for (k, part) in tokens.enumerated() {
+            let file = dir.file(".part-\(k)")
+            try TokenFile.write(part, vocabSize: 300, to: file)
+            let placed = try PreparedShards.place(file, tokens: part.count, offset: offset, trainCount: trainCount, vocabSize: 300, index: k, out: dir.url)
+            #expect(placed == (k == 0 ? (true, false) : k == 1 ? (false, false) : k == 2 ? (true, true) : (false, true)))
+            #expect(!FileManager.default.fileExists(atPath: file.path))
+            offset += part.count
+        }
+        let files = try #require(try DataFiles.find(dir.url.path))
+        for url in files.train { train += try TokenFile.read(url, vocabSize: nil).toArray() }
+        for url in files.val { val += try TokenFile.read(url, vocabSize: nil).toArray() }
+        #expect(files.train.map(\.lastPathComponent) == ["data_train_000000.bin", "data_train_000002.bin"])
+        #expect(files.val.map(\.lastPathComponent) == ["data_val_000002.bin", "data_val_000003.bin"])
+        #expect(train == Array(0..<21) && val == Array(21..<31))
     }
 }

@@ -90,6 +90,24 @@ import Testing
         expectProblem(dir.url, .cannotOpen("it is a directory"))
     }
 
+    /// The check reads in blocks of 16 K tokens: the first bad token is found in any block, at
+    /// a block's edges, and in a slice that starts mid-block.
+    @Test(arguments: [0, 16_383, 16_384, 40_123, 49_999])
+    func firstBadTokenIsFoundInAnyBlock(at bad: Int) throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let url = dir.file("big.bin")
+        var tokens = (0..<50_000).map { Int32($0 % 200) }
+        tokens[bad] = 250
+        if bad + 7 < tokens.count { tokens[bad + 7] = 251 }
+        try TokenFile.write(tokens, vocabSize: 256, to: url)
+        let file = try TokenFile.map(url)
+        #expect(throws: DataError.tokenFile(path: url.path, problem: .tokenOutOfRange(index: bad, token: 250, vocabSize: 200))) {
+            try file.checkTokens(below: 200)
+        }
+        #expect(file.tokens.firstIndex(outside: 252) == nil)
+        if bad >= 5 { #expect(file.tokens.slice(5..<50_000).firstIndex(outside: 200) == bad - 5) }
+    }
+
     @Test func writeRejectsTokensOutsideTheVocabulary() throws {
         let dir = try TestDirectory(); defer { dir.remove() }
         let url = dir.file("bad.bin")

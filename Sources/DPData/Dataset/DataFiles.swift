@@ -41,7 +41,7 @@ public struct DataFiles: Codable, Sendable, Equatable {
     public var all: [URL] { [tokenizer] + train + val }
 
     /// The files `path` names; nil when `path` is a regular file or something else that is not a
-    /// directory or a pattern (a text file to tokenize, or an error for `readInput` to name).
+    /// directory or a pattern (a text file to tokenize, or an error for `checkInput` to name).
     public static func find(_ path: String) throws -> DataFiles? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {

@@ -7,14 +7,24 @@ import Darwin
 
 extension Dataset {
     /// Bump when the tokenizers or the file layout change, so that old caches are not reused.
-    static let cacheFormat = 1
+    /// 2: built by the streaming prepare (bpe trains on at most 16 MB of the text).
+    static let cacheFormat = 2
 
-    /// Tokenizes `bytes` (UTF-8 text, or any bytes for the byte tokenizer; `path` names them in
-    /// errors) into a cache folder under `cacheDirectory` (unless it is there already), checks
-    /// it (every token), and returns its files, named `name`. The folder's name holds a hash of
-    /// the bytes and of every setting that changes the tokens.
+    /// What a token cache is made from: a text file, read in chunks, or bytes in memory (the
+    /// built-in corpus).
+    enum CacheSource {
+        case file(URL)
+        case bytes(Data, name: String)
+    }
+
+    /// Tokenizes `source` (UTF-8 text, or any bytes for the byte tokenizer) into a cache folder
+    /// under `cacheDirectory` (unless it is there already), checks it (every token), and returns
+    /// its files, named `name`. The folder's name holds a hash of the bytes and of every setting
+    /// that changes the tokens. Made as `dptrain prepare` makes a directory (`streamPrepare`): the
+    /// text is read in chunks, hashed and tokenized, never held whole, so memory stays bounded
+    /// whatever its size.
     /// With `fixed`, the text is tokenized with that tokenizer (of `kind`) rather than a trained one.
-    static func cached(bytes: Data, path: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
+    static func cached(_ source: CacheSource, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
                        valFraction: Double, cacheDirectory: URL, fixed: (any Tokenizer)? = nil) throws -> DataFiles {
         try checkValFraction(valFraction)
         let trainedVocab: Int? = switch kind {
@@ -26,7 +36,10 @@ extension Dataset {
         var hash = FNV1a64()
         hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
         if let fixed { hash.add(Array("fixed tokenizer\n".utf8)); hash.add(try fixed.jsonData()) }
-        hash.add(bytes)
+        switch source {
+        case .bytes(let bytes, _): hash.add(bytes)
+        case .file(let url): try hash.add(contentsOf: url)
+        }
         let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")-\(hash.hex)"
         let final = cacheDirectory.appendingPathComponent(folder)
 
@@ -42,9 +55,23 @@ extension Dataset {
                 throw DataError.io(path: temporary.path, reason: "cannot create the cache folder (\(error.localizedDescription))")
             }
             defer { try? FileManager.default.removeItem(at: temporary) }
-            let prepared = try PreparedText(bytes: bytes, path: path, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction,
-                                            using: fixed)
-            try prepared.write(to: temporary)
+            let input: URL
+            switch source {
+            case .file(let url):
+                input = url
+            case .bytes(let bytes, let name):
+                input = temporary.appendingPathComponent(".\(sanitized(name))")
+                do { try bytes.write(to: input) } catch {
+                    throw DataError.io(path: input.path, reason: "cannot be written (\(error.localizedDescription))")
+                }
+            }
+            do {
+                _ = try streamPrepare(input: input, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction, out: temporary,
+                                      using: fixed)
+            } catch DataError.notUTF8 {
+                throw DataError.notUTF8(path: { if case .bytes(_, let name) = source { return name } else { return input.path } }())
+            }
+            if case .bytes = source { try? FileManager.default.removeItem(at: input) }
             if rename(temporary.path, final.path) != 0 {
                 let reason = String(cString: strerror(errno))
                 // Another rank on this host finished first: its files are the same; use them.
@@ -72,7 +99,7 @@ extension Dataset {
     }
 
     /// A file-name-safe version of `s`.
-    private static func sanitized(_ s: String) -> String {
+    static func sanitized(_ s: String) -> String {
         let kept = s.unicodeScalars.map { c -> Character in
             c.isASCII && (CharacterSet.alphanumerics.contains(c) || c == "-" || c == "_" || c == ".") ? Character(c) : "_"
         }
@@ -81,21 +108,8 @@ extension Dataset {
     }
 }
 
-/// Reads the bytes of the regular file `url`, with errors that name the file: missing, a directory,
-/// a FIFO, device or socket (`--data /dev/zero` would never end), unreadable, or empty.
-func readInput(_ url: URL) throws -> Data {
-    _ = try checkInput(url)
-    let data: Data
-    do {
-        data = try Data(contentsOf: url)
-    } catch {
-        throw DataError.io(path: url.path, reason: "cannot be read (\(access(url.path, R_OK) == 0 ? error.localizedDescription : String(cString: strerror(errno))))")
-    }
-    guard !data.isEmpty else { throw DataError.io(path: url.path, reason: "is empty; there is no text to train on") }
-    return data
-}
-
-/// The size of the regular file `url`, with `readInput`'s errors, without reading it.
+/// The size of the regular file `url`, without reading it; errors name the file: missing, a
+/// directory, a FIFO, device or socket (`--data /dev/zero` would never end), unreadable, or empty.
 func checkInput(_ url: URL) throws -> Int {
     var info = stat()
     guard stat(url.path, &info) == 0 else {
@@ -135,6 +149,22 @@ struct FNV1a64 {
     mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
 
     mutating func add(_ bytes: Data) { bytes.withUnsafeBytes { add($0) } }
+
+    /// Adds the bytes of the file `url`, read in pieces of 4 MB.
+    mutating func add(contentsOf url: URL) throws {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw DataError.io(path: url.path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { try? handle.close() }
+        while true {
+            let piece: Data
+            do { piece = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
+                throw DataError.io(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+            }
+            if piece.isEmpty { return }
+            add(piece)
+        }
+    }
 
     var hex: String {
         let s = String(value, radix: 16)

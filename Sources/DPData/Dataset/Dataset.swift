@@ -43,8 +43,9 @@ public struct Dataset: Sendable {
     ///   or a directory or glob pattern of llm.c shards (`DataFiles`); `tokenizer` and
     ///   `vocabSize`, when given, must agree with its tokenizer.json. The files are mapped, not read.
     /// - a text file (UTF-8; any bytes for the byte tokenizer; a regular file, not a FIFO or a
-    ///   device): tokenized with `tokenizer` (default char, trained on the whole file), split
-    ///   into the first 1 - valFraction and the last valFraction of the tokens, and cached under
+    ///   device): tokenized with `tokenizer` (default char) as `dptrain prepare` does, streaming
+    ///   in bounded memory (bpe trains on at most 16 MB of it), split into the first
+    ///   1 - valFraction and the last valFraction of the tokens, and cached under
     ///   `cacheDirectory` in a folder named by a hash of the file's bytes and the settings, so a
     ///   second run maps the cached files at once. Every rank may call this: the result is
     ///   deterministic, and concurrent callers on one host each write a private temporary folder
@@ -70,7 +71,7 @@ public struct Dataset: Sendable {
     public static func dataFiles(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
                                  cacheDirectory: URL, using fixed: (any Tokenizer)? = nil) throws -> DataFiles {
         guard let path else {
-            return try cached(bytes: Data(BuiltinCorpus.text().utf8), path: BuiltinCorpus.name, name: BuiltinCorpus.name, stem: "builtin",
+            return try cached(.bytes(Data(BuiltinCorpus.text().utf8), name: BuiltinCorpus.name), name: BuiltinCorpus.name, stem: "builtin",
                               kind: fixed?.kind ?? tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
                               cacheDirectory: cacheDirectory, fixed: fixed)
         }
@@ -79,8 +80,8 @@ public struct Dataset: Sendable {
             throw DataError.io(path: path, reason: "no such file or directory")
         }
         let url = URL(fileURLWithPath: path)
-        let bytes = try readInput(url)
-        return try cached(bytes: bytes, path: url.path, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
+        _ = try checkInput(url)
+        return try cached(.file(url), name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
                           kind: fixed?.kind ?? tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
                           cacheDirectory: cacheDirectory, fixed: fixed)
     }

@@ -5,56 +5,129 @@ import Glibc
 import Darwin
 #endif
 
-/// The input of `dptrain prepare`, read in chunks that end where a tokenizer's pieces end, so
-/// that encoding chunk by chunk gives exactly the tokens of encoding the whole text.
+/// Where a text may be cut so that tokenizing the two sides apart gives exactly the tokens of
+/// tokenizing it whole: the chunk ends of `InputChunks` and the range starts of a parallel prepare.
 ///
-/// A chunk ends after a newline that is followed by an ASCII character other than white space:
-/// no word, punctuation run or white-space run of the word tokenizer or of GPT-2's pre-split
-/// (bpe) crosses such a point, and char and byte tokens are per scalar and per byte. A chunk with
-/// no such point grows until it has one or the input ends. Memory: O(chunk), not O(input).
+/// - byte: anywhere (one token per byte).
+/// - char: at any UTF-8 scalar start (one token per scalar).
+/// - word, bpe: before p when either
+///   1. bytes[p − 1] is "\n", bytes[p] is ASCII and not white space, and bytes[p − 2] (if any) is
+///      ASCII and not white space; or
+///   2. bytes[p − 1] and bytes[p + 1] are ASCII letters and bytes[p] is " ".
+///
+/// Why these are safe for GPT-2's pre-split (`GPT2PreSplit`, whose regex is matched left to
+/// right, each match depending only on the text from its start on, except where a white-space
+/// run reaches the end of the text): in 1., the white-space run before p is the lone "\n" (p − 2
+/// is not white space and p is not), which is one chunk whether or not the text ends at p (a run
+/// of one is emitted whole either way; a longer run would lose its last scalar to `\s+(?!\S)`
+/// only when something follows — " \n" + "X" splits as " ", "\n" in the whole text but stays
+/// " \n" at the end of a piece, which is why p − 2 must not be white space); the scalar before
+/// it ends a letter, number or other run, or a contraction, at p − 1 in both. In 2., the letter
+/// run ends at p in both (the next scalar is a space), and " " + letter starts a chunk
+/// ` ?\p{L}+` at p in both. No contraction crosses either point (they start with "'"). The word
+/// tokenizer's pieces (words with inner apostrophes, punctuation, "\n"; other white space
+/// dropped) end at both points too. `PrepareStreamTests` checks whole against cut texts.
+enum TextCut {
+    @inline(__always)
+    static func isASCIIVisible(_ b: UInt8) -> Bool { b < 0x80 && b != 0x20 && !(0x09...0x0D).contains(b) }
+
+    @inline(__always)
+    static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
+
+    /// Whether `kind`'s tokens of bytes[..<p] and bytes[p...] are those of the whole; needs
+    /// 0 < p < bytes.count (p + 1 < count for rule 2, else it is not used).
+    @inline(__always)
+    static func isSafe(_ bytes: UnsafeBufferPointer<UInt8>, at p: Int, kind: TokenizerKind) -> Bool {
+        switch kind {
+        case .byte: return true
+        case .char: return bytes[p] & 0xC0 != 0x80
+        case .word, .bpe, .huggingface:
+            let b = bytes[p]
+            if bytes[p - 1] == 0x0A && isASCIIVisible(b) && (p < 2 || isASCIIVisible(bytes[p - 2])) { return true }
+            return b == 0x20 && p + 1 < bytes.count && isASCIILetter(bytes[p - 1]) && isASCIILetter(bytes[p + 1])
+        }
+    }
+
+    /// The last safe p in 0 < p < bytes.count, or nil.
+    static func last(_ bytes: [UInt8], kind: TokenizerKind) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var p = buffer.count - 1
+            while p > 0 {
+                if isSafe(buffer, at: p, kind: kind) { return p }
+                p -= 1
+            }
+            return nil
+        }
+    }
+
+    /// The first safe p in max(1, from) ..< to, or nil.
+    static func first(_ bytes: [UInt8], from: Int, to: Int, kind: TokenizerKind) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var p = max(1, from)
+            while p < to {
+                if isSafe(buffer, at: p, kind: kind) { return p }
+                p += 1
+            }
+            return nil
+        }
+    }
+}
+
+/// The bytes `range` of the input of `dptrain prepare`, read in chunks that end where `TextCut`
+/// allows, so that encoding chunk by chunk gives exactly the tokens of encoding the range whole.
+/// A chunk with no such point grows until it has one or the range ends. Memory: O(chunk), not
+/// O(input).
 struct InputChunks {
     let url: URL
     let chunkBytes: Int
+    let kind: TokenizerKind
+    /// The bytes to read; nil: the whole file.
+    var range: Range<Int>? = nil
 
-    /// Calls `body` with each chunk's bytes, in order.
-    func forEach(_ body: ([UInt8]) throws -> Void) throws {
+    /// Calls `body` with each chunk's bytes, in order; `progress` with the bytes read so far.
+    func forEach(progress: ((Int) -> Void)? = nil, _ body: ([UInt8]) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw DataError.io(path: url.path, reason: "cannot be read")
         }
         defer { try? handle.close() }
+        var left = Int.max
+        if let range {
+            try handle.seek(toOffset: UInt64(range.lowerBound))
+            left = range.count
+        }
         var pending: [UInt8] = []
-        var ended = false
+        var ended = left == 0
+        var done = 0
         while !ended || !pending.isEmpty {
             if !ended {
-                let more = try handle.read(upToCount: chunkBytes) ?? Data()
-                if more.isEmpty { ended = true } else { pending.append(contentsOf: more) }
+                let more: Data
+                do {
+                    more = try handle.read(upToCount: min(chunkBytes, left)) ?? Data()
+                } catch {
+                    throw DataError.io(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+                }
+                left -= more.count
+                if more.isEmpty || left == 0 { ended = true }
+                pending.append(contentsOf: more)
             }
             if ended {
                 if !pending.isEmpty { try body(pending) }
+                done += pending.count
+                progress?(done)
                 pending = []
                 continue
             }
-            guard pending.count >= chunkBytes, let cut = Self.lastBoundary(pending) else { continue }
+            guard pending.count >= chunkBytes, let cut = TextCut.last(pending, kind: kind) else { continue }
             try body(Array(pending[..<cut]))
             pending.removeFirst(cut)
+            done += cut
+            progress?(done)
         }
-    }
-
-    /// The last index p > 0 with bytes[p - 1] == "\n" and bytes[p] ASCII and not white space.
-    static func lastBoundary(_ bytes: [UInt8]) -> Int? {
-        var p = bytes.count - 1
-        while p > 0 {
-            let b = bytes[p]
-            if bytes[p - 1] == 0x0A && b < 0x80 && b != 0x20 && !(0x09...0x0D).contains(b) { return p }
-            p -= 1
-        }
-        return nil
     }
 }
 
-/// Writes an llm.c token file as its tokens come, then splits it: the first `trainCount` tokens
-/// stay, the rest move to a second file (val.bin). Byte for byte what `TokenFile.write` writes
-/// for the same tokens.
+/// Writes an llm.c token file as its tokens come; `finish` writes the header. Byte for byte what
+/// `TokenFile.write` writes for the same tokens.
 struct TokenFileWriter {
     let url: URL
     let vocabSize: Int
@@ -81,122 +154,289 @@ struct TokenFileWriter {
         let data = wide
             ? tokens.map { UInt32(bitPattern: $0).littleEndian }.withUnsafeBytes { Data($0) }
             : tokens.map { UInt16(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { Data($0) }
-        try write(data)
+        try write(data, to: handle, path: url.path)
         count += tokens.count
     }
 
-    private func write(_ data: Data, to handle: FileHandle? = nil) throws {
-        do {
-            try (handle ?? self.handle).write(contentsOf: data)
-        } catch {
-            throw DataError.io(path: url.path, reason: "cannot be written (\(error.localizedDescription))")
-        }
-    }
-
-    /// Moves tokens trainCount..<count to a new token file `tail`, keeps the first trainCount here,
-    /// and writes both headers. Copies the tail in pieces of 8 MB.
-    func split(at trainCount: Int, tail: URL) throws {
-        let width = wide ? 4 : 2
-        let tailCount = count - trainCount
-        guard FileManager.default.createFile(atPath: tail.path, contents: Self.header(count: tailCount, wide: wide)),
-              let out = FileHandle(forWritingAtPath: tail.path), let input = FileHandle(forReadingAtPath: url.path) else {
-            throw DataError.io(path: tail.path, reason: "cannot be written")
-        }
-        defer { try? out.close(); try? input.close() }
-        try out.seekToEnd()
-        try input.seek(toOffset: UInt64(TokenFile.headerBytes + trainCount * width))
-        var left = tailCount * width
-        while left > 0 {
-            let piece = try input.read(upToCount: min(left, 8 << 20)) ?? Data()
-            guard !piece.isEmpty else { throw DataError.io(path: url.path, reason: "ended early while being split") }
-            try write(piece, to: out)
-            left -= piece.count
-        }
-        try handle.truncate(atOffset: UInt64(TokenFile.headerBytes + trainCount * width))
-        try handle.seek(toOffset: 0)
-        try write(Self.header(count: trainCount, wide: wide))
-        try handle.close()
+    /// Writes the header (the count) and closes the file.
+    func finish() throws {
+        do { try handle.seek(toOffset: 0) } catch { throw DataError.io(path: url.path, reason: "cannot be written (\(error.localizedDescription))") }
+        try write(TokenFileWriter.header(count: count, wide: wide), to: handle, path: url.path)
+        try? handle.close()
     }
 
     static func header(count: Int, wide: Bool) -> Data {
         var header = [Int32](repeating: 0, count: 256)
-        (header[0], header[1], header[2]) = (TokenFile.magic, wide ? 2 : 1, Int32(count))
+        (header[0], header[1], header[2]) = (TokenFile.magic, wide ? 2 : 1, Int32(truncatingIfNeeded: count))
         return header.map(\.littleEndian).withUnsafeBytes { Data($0) }
     }
 }
 
-/// `dptrain prepare`'s work in bounded memory: the tokenizer from one pass (char: its scalars;
-/// word: its word counts) or from a sample (bpe: the whole input up to `bpeSampleBytes`, else
-/// evenly spaced chunks adding up to it), then a second pass that encodes chunk by chunk into
-/// train.bin, and the tail of it moved to val.bin. Returns the tokenizer, token counts and
-/// characters.
-func streamPrepare(input: URL, kind: TokenizerKind, vocabSize: Int?, valFraction: Double, out: URL,
-                   chunkBytes: Int = 4 << 20, bpeSampleBytes: Int = 16 << 20) throws -> (any Tokenizer, train: Int, val: Int, characters: Int) {
-    let chunks = InputChunks(url: input, chunkBytes: chunkBytes)
+private func write(_ data: Data, to handle: FileHandle, path: String) throws {
+    do {
+        try handle.write(contentsOf: data)
+    } catch {
+        throw DataError.io(path: path, reason: "cannot be written (\(error.localizedDescription))")
+    }
+}
+
+private func move(_ from: URL, to: URL) throws {
+    if rename(from.path, to.path) != 0 {
+        throw DataError.io(path: to.path, reason: "cannot be written (\(String(cString: strerror(errno))))")
+    }
+}
+
+/// Splits the complete token file `file` (`count` tokens, `wide`: uint32) at `at`: tokens
+/// ..<at become `head` and at... `tail`. A nil side must be empty and is not written (a shard of
+/// a parallel prepare); a non-nil side is written even when empty (train.bin, val.bin). The file
+/// is renamed, not copied, where it is one side; else the tail is copied in pieces of 8 MB and
+/// the file truncated to the head.
+func splitTokenFile(_ file: URL, count: Int, wide: Bool, at: Int, head: URL?, tail: URL?) throws {
+    precondition(at >= 0 && at <= count && (head != nil || at == 0) && (tail != nil || at == count))
+    let width = wide ? 4 : 2
+    if at == count, let head {
+        try move(file, to: head)
+        if let tail {
+            guard FileManager.default.createFile(atPath: tail.path, contents: TokenFileWriter.header(count: 0, wide: wide)) else {
+                throw DataError.io(path: tail.path, reason: "cannot be written")
+            }
+        }
+        return
+    }
+    if at == 0, let tail, head == nil {
+        try move(file, to: tail)
+        return
+    }
+    let tail = tail!
+    let staged = tail.deletingLastPathComponent().appendingPathComponent(".\(tail.lastPathComponent).tmp-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: staged) }
+    guard FileManager.default.createFile(atPath: staged.path, contents: TokenFileWriter.header(count: count - at, wide: wide)),
+          let out = FileHandle(forWritingAtPath: staged.path), let input = FileHandle(forUpdatingAtPath: file.path) else {
+        throw DataError.io(path: tail.path, reason: "cannot be written")
+    }
+    defer { try? out.close(); try? input.close() }
+    do {
+        try out.seekToEnd()
+        try input.seek(toOffset: UInt64(TokenFile.headerBytes + at * width))
+        var left = (count - at) * width
+        while left > 0 {
+            let piece = try input.read(upToCount: min(left, 8 << 20)) ?? Data()
+            guard !piece.isEmpty else { throw DataError.io(path: file.path, reason: "ended early while being split") }
+            try write(piece, to: out, path: staged.path)
+            left -= piece.count
+        }
+        try input.truncate(atOffset: UInt64(TokenFile.headerBytes + at * width))
+        try input.seek(toOffset: 0)
+        try write(TokenFileWriter.header(count: at, wide: wide), to: input, path: file.path)
+    } catch let error as DataError {
+        throw error
+    } catch {
+        throw DataError.io(path: file.path, reason: "cannot be split (\(error.localizedDescription))")
+    }
+    try move(staged, to: tail)
+    if let head { try move(file, to: head) } else { try? FileManager.default.removeItem(at: file) }
+}
+
+/// A text file for `dptrain prepare`, in one process or cut into ranges for the ranks of a
+/// parallel prepare. Every step reads the file in chunks (`InputChunks`): memory O(chunk).
+public struct PrepareInput: Sendable {
+    public let url: URL
+    public let kind: TokenizerKind
+    /// The file's size in bytes.
+    public let size: Int
+    let chunkBytes: Int
+    /// bpe trains on the whole input up to this size, else on `bpeSamplePieces` evenly spaced
+    /// pieces adding up to it.
+    let bpeSampleBytes: Int
+    static let bpeSamplePieces = 16
+
+    /// `url` must be a non-empty regular file (`checkInput`'s errors otherwise).
+    public init(url: URL, kind: TokenizerKind) throws {
+        try self.init(url: url, kind: kind, chunkBytes: 4 << 20, bpeSampleBytes: 16 << 20)
+    }
+
+    init(url: URL, kind: TokenizerKind, chunkBytes: Int, bpeSampleBytes: Int) throws {
+        self.url = url
+        self.kind = kind
+        self.size = try checkInput(url)
+        self.chunkBytes = chunkBytes
+        self.bpeSampleBytes = bpeSampleBytes
+    }
+
+    func chunks(_ range: Range<Int>?) -> InputChunks { InputChunks(url: url, chunkBytes: chunkBytes, kind: kind, range: range) }
+
     func text(_ bytes: [UInt8]) throws -> String {
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw DataError.notUTF8(path: input.path) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw DataError.notUTF8(path: url.path) }
         return s
     }
-    let tokenizer: any Tokenizer
-    switch kind {
-    case .huggingface:
-        throw DataError.invalidArgument(Tokenizers.untrainable)
-    case .byte:
-        tokenizer = ByteTokenizer()
-    case .char:
+
+    /// The first safe cut (`TextCut`) at or after `offset`, or `size` when there is none. Reads
+    /// from just before `offset` in windows of 64 KB until it finds one.
+    func cut(atOrAfter offset: Int) throws -> Int {
+        guard offset > 0 else { return 0 }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw DataError.io(path: url.path, reason: "cannot be read") }
+        defer { try? handle.close() }
+        var from = offset  // the first candidate
+        while from < size {
+            let start = max(0, from - 2)  // two bytes of look-behind for rule 1
+            let window: [UInt8]
+            do {
+                try handle.seek(toOffset: UInt64(start))
+                window = [UInt8](try handle.read(upToCount: 64 << 10) ?? Data())
+            } catch {
+                throw DataError.io(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+            }
+            // The window's last byte is a candidate only at the end of the file (rule 2 looks one ahead).
+            let limit = start + window.count >= size ? window.count : window.count - 1
+            if let p = TextCut.first(window, from: from - start, to: limit, kind: kind) { return start + p }
+            guard limit > from - start else { break }
+            from = start + limit
+        }
+        return size
+    }
+
+    /// `parts` consecutive byte ranges covering the file, each starting at the first safe cut at
+    /// or after k·size/parts (some may be empty when the text has few cuts).
+    public func ranges(_ parts: Int) throws -> [Range<Int>] {
+        var starts = [0]
+        for k in 1..<max(1, parts) {
+            starts.append(max(starts.last!, try cut(atOrAfter: k * size / parts)))
+        }
+        starts.append(size)
+        return (0..<max(1, parts)).map { starts[$0]..<starts[$0 + 1] }
+    }
+
+    /// char: the scalars of `range`.
+    public func scalars(in range: Range<Int>?, progress: ((Int) -> Void)? = nil) throws -> Set<UInt32> {
         var seen = Set<UInt32>()
-        try chunks.forEach { for s in try text($0).unicodeScalars { seen.insert(s.value) } }
-        tokenizer = CharTokenizer(scalars: seen.sorted().map { Unicode.Scalar($0)! })
-    case .word:
+        try chunks(range).forEach(progress: progress) { for s in try text($0).unicodeScalars { seen.insert(s.value) } }
+        return seen
+    }
+
+    /// word: how often each piece occurs in `range`.
+    public func wordCounts(in range: Range<Int>?, progress: ((Int) -> Void)? = nil) throws -> [[UInt8]: Int] {
         var counts: [[UInt8]: Int] = [:]
-        try chunks.forEach { bytes in
+        try chunks(range).forEach(progress: progress) { bytes in
             _ = try text(bytes)
             WordTokenizer.split(bytes) { counts[Array(bytes[$0]), default: 0] += 1 }
         }
-        tokenizer = try WordTokenizer(counts: counts, vocabSize: vocabSize)
-    case .bpe:
-        let size = (try? FileManager.default.attributesOfItem(atPath: input.path)[.size] as? Int) ?? 0
-        var sample: [UInt8] = []
+        return counts
+    }
+
+    /// bpe: the text it trains on — the whole input up to `bpeSampleBytes`, else
+    /// `bpeSamplePieces` pieces, the k-th from the first safe cut at or after k·size/pieces to the
+    /// first at or after its start + bpeSampleBytes/pieces (seeks: reads only the sample).
+    public func bpeSample() throws -> String {
         if size <= bpeSampleBytes {
-            try chunks.forEach { sample += $0 }
-        } else {
-            // Every k-th chunk, so that the sample spans the input.
-            let stride = max(1, (size / chunkBytes) / max(1, bpeSampleBytes / chunkBytes))
-            var i = 0
-            try chunks.forEach { bytes in
-                if i % stride == 0 && sample.count < bpeSampleBytes { sample += bytes }
-                i += 1
+            var sample: [UInt8] = []
+            try chunks(nil).forEach { sample += $0 }
+            return try text(sample)
+        }
+        let pieces = Self.bpeSamplePieces, pieceBytes = bpeSampleBytes / Self.bpeSamplePieces
+        var sample: [UInt8] = []
+        var last = 0
+        for k in 0..<pieces {
+            let start = max(last, try cut(atOrAfter: k * size / pieces))
+            let end = min(size, max(start, try cut(atOrAfter: start + pieceBytes)))
+            last = end
+            guard end > start else { continue }
+            guard let handle = FileHandle(forReadingAtPath: url.path) else { throw DataError.io(path: url.path, reason: "cannot be read") }
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(start))
+            sample += [UInt8](try handle.read(upToCount: end - start) ?? Data())
+        }
+        return try text(sample)
+    }
+
+    /// The tokenizer of the whole input trained in one process: char's scalars, word's counts,
+    /// bpe's sample; byte needs none.
+    public func tokenizer(vocabSize: Int?, progress: ((Int) -> Void)? = nil) throws -> any Tokenizer {
+        switch kind {
+        case .byte: return ByteTokenizer()
+        case .char: return CharTokenizer(scalars: try scalars(in: nil, progress: progress).sorted().map { Unicode.Scalar($0)! })
+        case .word: return try WordTokenizer(counts: try wordCounts(in: nil, progress: progress), vocabSize: vocabSize)
+        case .bpe: return try BPETokenizer(training: bpeSample(), vocabSize: vocabSize ?? Tokenizers.defaultBPEVocabSize)
+        case .huggingface: throw DataError.invalidArgument(Tokenizers.untrainable)
+        }
+    }
+
+    /// Encodes `range` (nil: the whole file) with `tokenizer` into the complete token file `file`.
+    /// Returns the tokens written and the Unicode scalars read.
+    public func encode(_ range: Range<Int>?, with tokenizer: any Tokenizer, into file: URL,
+                       progress: ((Int) -> Void)? = nil) throws -> (tokens: Int, characters: Int) {
+        var writer = try TokenFileWriter(url: file, vocabSize: tokenizer.vocabSize)
+        var characters = 0
+        try chunks(range).forEach(progress: progress) { bytes in
+            if kind == .byte {
+                // Scalar starts: the scalars of UTF-8 text, which chunks cut anywhere do not change.
+                characters += bytes.reduce(0) { $0 + ($1 & 0xC0 != 0x80 ? 1 : 0) }
+                try writer.append(bytes.map { Int32($0) })
+            } else {
+                let s = try text(bytes)
+                characters += s.unicodeScalars.count
+                try writer.append(try tokenizer.encode(s))
             }
         }
-        tokenizer = try BPETokenizer(training: text(sample), vocabSize: vocabSize ?? Tokenizers.defaultBPEVocabSize)
+        try writer.finish()
+        return (writer.count, characters)
     }
-    let train = out.appendingPathComponent("train.bin"), val = out.appendingPathComponent("val.bin")
-    let temporary = out.appendingPathComponent(".train.bin.tmp-\(getpid())")
-    defer { try? FileManager.default.removeItem(at: temporary) }
-    var writer = try TokenFileWriter(url: temporary, vocabSize: tokenizer.vocabSize)
-    var characters = 0
-    try chunks.forEach { bytes in
-        if kind == .byte {
-            characters += String(decoding: bytes, as: UTF8.self).unicodeScalars.count
-            try writer.append(bytes.map { Int32($0) })
-        } else {
-            let s = try text(bytes)
-            characters += s.unicodeScalars.count
-            try writer.append(try tokenizer.encode(s))
-        }
-    }
-    let trainCount = Int((Double(writer.count) * (1 - valFraction)).rounded(.down))
-    let valTemporary = out.appendingPathComponent(".val.bin.tmp-\(getpid())")
-    defer { try? FileManager.default.removeItem(at: valTemporary) }
-    try writer.split(at: trainCount, tail: valTemporary)
-    for (from, to) in [(temporary, train), (valTemporary, val)] where rename(from.path, to.path) != 0 {
-        throw DataError.io(path: to.path, reason: "cannot be written (\(String(cString: strerror(errno))))")
-    }
-    let jsonURL = out.appendingPathComponent("tokenizer.json")
+}
+
+/// The number of train tokens of `total`: the first 1 − valFraction, rounded down (nanoGPT's
+/// `int(n*0.9)`). One process and a parallel prepare split alike.
+public func trainTokenCount(total: Int, valFraction: Double) -> Int {
+    Int((Double(total) * (1 - valFraction)).rounded(.down))
+}
+
+/// Writes `tokenizer`'s tokenizer.json into `dir`.
+public func writeTokenizerJSON(_ tokenizer: any Tokenizer, to dir: URL) throws {
+    let jsonURL = dir.appendingPathComponent("tokenizer.json")
     do {
         try tokenizer.jsonData().write(to: jsonURL, options: .atomic)
     } catch {
         throw DataError.io(path: jsonURL.path, reason: "cannot be written (\(error.localizedDescription))")
     }
-    return (tokenizer, trainCount, writer.count - trainCount, characters)
+}
+
+/// `dptrain prepare`'s work in one process in bounded memory: the tokenizer (`PrepareInput.tokenizer`),
+/// then a second pass that encodes chunk by chunk into a temporary file, split into train.bin
+/// and val.bin. Returns the tokenizer, token counts and characters. With `fixed` (a Hugging Face
+/// tokenizer from a checkpoint), that tokenizer encodes and none is trained.
+func streamPrepare(input: URL, kind: TokenizerKind, vocabSize: Int?, valFraction: Double, out: URL,
+                   chunkBytes: Int = 4 << 20, bpeSampleBytes: Int = 16 << 20,
+                   progress: ((PrepareProgress) -> Void)? = nil,
+                   using fixed: (any Tokenizer)? = nil) throws -> (any Tokenizer, train: Int, val: Int, characters: Int) {
+    // TextCut's rules hold for GPT-2's pre-split; a Hugging Face tokenizer that adds a prefix space
+    // to every piece, or whose added tokens strip the whitespace around them, would see each chunk's
+    // start differently, so it encodes the input as one chunk.
+    var chunkBytes = chunkBytes
+    if let hf = fixed as? HuggingFaceTokenizer, hf.addPrefixSpace || hf.addedTokens.contains(where: { $0.lstrip || $0.rstrip }) {
+        chunkBytes = max(chunkBytes, try checkInput(input))
+    }
+    let source = try PrepareInput(url: input, kind: fixed?.kind ?? kind, chunkBytes: chunkBytes, bpeSampleBytes: bpeSampleBytes)
+    let tokenizer = try fixed ?? source.tokenizer(vocabSize: vocabSize, progress: progress.map { report in
+        { report(PrepareProgress(phase: kind == .char ? "reading the characters" : "counting the words", done: $0, total: source.size)) }
+    })
+    let temporary = out.appendingPathComponent(".train.bin.tmp-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: temporary) }
+    let (count, characters) = try source.encode(nil, with: tokenizer, into: temporary, progress: progress.map { report in
+        { report(PrepareProgress(phase: "encoding", done: $0, total: source.size)) }
+    })
+    let trainCount = trainTokenCount(total: count, valFraction: valFraction)
+    try splitTokenFile(temporary, count: count, wide: tokenizer.vocabSize > TokenFile.maxVersion1VocabSize, at: trainCount,
+                       head: out.appendingPathComponent("train.bin"), tail: out.appendingPathComponent("val.bin"))
+    try writeTokenizerJSON(tokenizer, to: out)
+    return (tokenizer, trainCount, count - trainCount, characters)
+}
+
+/// How far a pass of `prepare` is: `done` of `total` bytes of its input (a rank's own range
+/// under mpirun). For a progress line on a terminal.
+public struct PrepareProgress: Sendable {
+    public let phase: String
+    public let done: Int, total: Int
+    public init(phase: String, done: Int, total: Int) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A text tokenized and split: what `dptrain prepare` and the text cache both write.
+/// A text tokenized and split, the whole of it in memory: the reference that the streaming
+/// `dptrain prepare` and the text cache (`streamPrepare`) are tested against.
 struct PreparedText {
     let tokenizer: any Tokenizer
     let tokens: [Int32]

@@ -118,7 +118,16 @@ public struct TokenSequence: Sendable {
         case .uint16(let p, _):
             guard bound <= Int(UInt16.max) else { return nil }
             let limit = UInt16(bound)
-            for i in 0..<count where p[start + i] >= limit { return i }
+            // Blocks of 16 K tokens: a branch-free maximum (vectorized), then a search only in a
+            // block that holds a bad token — start-up reads every token of the data once.
+            var i = 0
+            while i < count {
+                let n = Swift.min(1 << 14, count - i), base = p + start + i
+                var m: UInt16 = 0
+                for k in 0..<n { m = Swift.max(m, base[k]) }
+                if m >= limit { for k in 0..<n where base[k] >= limit { return i + k } }
+                i += n
+            }
             return nil
         case .uint32(let p, _):
             for i in 0..<count where Int(p[start + i]) >= bound || Int32(bitPattern: p[start + i]) < 0 { return i }

@@ -12,18 +12,32 @@ struct BPETrainer {
     private var chunksWithPair: [UInt64: [Int32]] = [:]
     private var heap = PairHeap()
 
-    init(text: String) {
+    /// Pre-splits `text` in pieces of about `pieceBytes` cut where `TextCut` allows (the chunks
+    /// are those of the whole text), so that the pre-split's per-byte arrays (about 10 bytes per
+    /// input byte) are those of one piece, not of the whole sample.
+    init(text: String, pieceBytes: Int = 1 << 20) {
         let bytes = Array(text.utf8)
         var index: [ArraySlice<UInt8>: Int] = [:]
-        for range in GPT2PreSplit.chunks(bytes) {
-            let chunk = bytes[range]
-            if let i = index[chunk] {
-                chunkCounts[i] += 1
-            } else {
-                index[chunk] = chunks.count
-                chunks.append(chunk.map { Int32($0) })
-                chunkCounts.append(1)
+        var start = 0
+        while start < bytes.count {
+            var end = min(bytes.count, start + pieceBytes)
+            end = bytes.withUnsafeBufferPointer { buffer in
+                var p = end
+                while p < buffer.count && !TextCut.isSafe(buffer, at: p, kind: .bpe) { p += 1 }
+                return p
             }
+            let piece = Array(bytes[start..<end])
+            for range in GPT2PreSplit.chunks(piece) {
+                let chunk = piece[range]
+                if let i = index[chunk] {
+                    chunkCounts[i] += 1
+                } else {
+                    index[ArraySlice(Array(chunk))] = chunks.count  // a copy: the key must not keep the piece alive
+                    chunks.append(chunk.map { Int32($0) })
+                    chunkCounts.append(1)
+                }
+            }
+            start = end
         }
         for (c, tokens) in chunks.enumerated() {
             for i in 0..<max(tokens.count - 1, 0) {

@@ -26,7 +26,7 @@ public enum Tokenizers {
     }
 
     /// Why `--tokenizer hf-bpe` cannot tokenize a text by itself.
-    static let untrainable = "The hf-bpe tokenizer is read from a Hugging Face tokenizer.json (dptrain import-hf), "
+    public static let untrainable = "The hf-bpe tokenizer is read from a Hugging Face tokenizer.json (dptrain import-hf), "
         + "not trained by dptrain; choose one of \(TokenizerKind.trainable.map(\.rawValue).joined(separator: ", ")), "
         + "or start from a checkpoint that holds a Hugging Face tokenizer."
 

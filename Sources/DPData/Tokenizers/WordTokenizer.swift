@@ -49,7 +49,7 @@ public struct WordTokenizer: Tokenizer {
 
     /// The tokenizer `init(training:vocabSize:)` makes from a text whose pieces occur `counts`
     /// times: for counts gathered chunk by chunk (`dptrain prepare`).
-    init(counts: [[UInt8]: Int], vocabSize: Int?) throws {
+    public init(counts: [[UInt8]: Int], vocabSize: Int?) throws {
         if let n = vocabSize, n < 2 {
             throw DataError.invalidVocabularySize(.word, n, reason: "it needs at least one word and <unk>")
         }
