@@ -81,6 +81,7 @@ extension RunConfig {
         .learnedPositions,
         .value("model.loss", "--loss", \.model.loss),
         .value("model.init", "the model's init", \.model.initialization),
+        .value("model.attention_bias", "the model's attention_bias", \.model.attentionBias),
         .value("training.batch", "--batch", \.training.batch),
         .value("training.grad_accum", "--grad-accum", \.training.gradAccum),
         .value("training.steps", "--steps", \.training.steps),
@@ -163,7 +164,7 @@ extension RunConfig {
                                              "the seed example's model is fixed but for --positions: drop the flag, or use --preset gpt") }
             else { nil }
         if let fixed {
-            let want = RunConfig(preset: RunConfig.isSeedExample(fixed.model) ? .seed : .gpt, model: fixed.model, training: config.training)
+            let want = RunConfig(preset: Preset(of: fixed.model), model: fixed.model, training: config.training)
             for key in ["preset"] + (checkpoint == nil ? seedKeys : modelKeys) {
                 let setting = setting(key)!
                 if let entry = given[key], setting.current(config) != setting.current(want) {
