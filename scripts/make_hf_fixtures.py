@@ -32,8 +32,10 @@
 #       tokenizer.texts             each text, and per tokenizer file its token ids
 #                                   (`Tokenizer.encode(text, add_special_tokens=False).ids`) and
 #                                   decoded string (`decode(ids, skip_special_tokens=False)`)
-#       tokenizer.tinyshakespeare   token count and sha256 of the ids (int32 little-endian) of the
-#                                   whole data file, for a test that runs where the file exists
+#       tokenizer.tinyshakespeare   token count, sha256 and FNV-1a 64 of the ids (int32 little-endian)
+#                                   of the whole data file, for a test that runs where the file exists
+#       tokenizer.decode_each_id    `decode([i])` for every id; decode_prefixes: the ids of a
+#                                   multi-byte text cut after each id, and their decoding
 #       model.prompts               per prompt: ids, logits at the last position (and for the
 #                                   first prompt at every position; F32 model, 8 significant
 #                                   digits), the ids of greedy `generate(do_sample=False,
@@ -168,8 +170,23 @@ def expected_tokens(loaded, texts, data_text):
         "sha256_of_text": hashlib.sha256(data_text.encode("utf-8")).hexdigest(),
         "token_count": len(ids),
         "sha256_of_ids_int32le": hashlib.sha256(struct.pack(f"<{len(ids)}i", *ids)).hexdigest(),
+        "fnv1a64_of_ids_int32le": fnv1a64(struct.pack(f"<{len(ids)}i", *ids)),
     }
-    return {"texts": rows, "tinyshakespeare": whole}
+    # Decoding alone: every id by itself (bytes that are not whole UTF-8 become U+FFFD), and the
+    # ids of a multi-byte text cut after each id.
+    tok = loaded["tokenizer.json"]
+    singles = [tok.decode([i], skip_special_tokens=False) for i in range(tok.get_vocab_size())]
+    cut_ids = tok.encode("日本語 🙂 naïve", add_special_tokens=False).ids
+    cuts = [{"ids": cut_ids[:n], "decoded": tok.decode(cut_ids[:n], skip_special_tokens=False)} for n in range(len(cut_ids) + 1)]
+    return {"texts": rows, "tinyshakespeare": whole, "decode_each_id": singles, "decode_prefixes": cuts}
+
+
+def fnv1a64(data):
+    """FNV-1a, 64 bits, as a 16-digit hex string (dptrain's data checksum)."""
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
 
 
 def write_model(out, vocab_size, eos_id):

@@ -13,6 +13,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, Loca
     case invalidVocabularySize(TokenizerKind, Int, reason: String)
     /// A tokenizer.json that cannot be understood.
     case invalidTokenizerJSON(String)
+    /// A Hugging Face tokenizer file (tokenizer.json, vocab.json, merges.txt) that cannot be read.
+    case huggingFaceTokenizer(path: String, problem: String)
     /// A token file (llm.c format) that is missing, malformed or does not match the vocabulary.
     case tokenFile(path: String, problem: TokenFileProblem)
     /// A file or directory that cannot be read or written.
@@ -34,6 +36,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, Loca
             return "A vocabulary size of \(n) is not possible for the \(kind.rawValue) tokenizer: \(reason)."
         case .invalidTokenizerJSON(let reason):
             return "The tokenizer.json is invalid: \(reason)."
+        case .huggingFaceTokenizer(let path, let problem):
+            return "\(path): \(problem)."
         case .tokenFile(let path, let problem):
             return "\(path): \(problem)."
         case .io(let path, let reason):

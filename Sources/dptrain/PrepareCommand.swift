@@ -31,11 +31,11 @@ struct Prepare: ParsableCommand {
     @Option(help: "The directory to write train.bin, val.bin and tokenizer.json to; it is created if needed.")
     var out: String
 
-    var kind: TokenizerKind? { TokenizerKind(rawValue: tokenizer) }
+    var kind: TokenizerKind? { TokenizerKind(rawValue: tokenizer).flatMap { TokenizerKind.trainable.contains($0) ? $0 : nil } }
 
     func validate() throws {
         guard let kind else {
-            throw ValidationError("Unknown tokenizer '\(tokenizer)'; choose one of \(TokenizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw ValidationError("Unknown tokenizer '\(tokenizer)'; choose one of \(TokenizerKind.trainable.map(\.rawValue).joined(separator: ", ")).")
         }
         if let vocabSize {
             switch kind {

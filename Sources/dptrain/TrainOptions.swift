@@ -5,7 +5,10 @@ import DPModel
 import DPTrainer
 import Foundation
 
-extension TokenizerKind: ExpressibleByArgument {}
+extension TokenizerKind: ExpressibleByArgument {
+    /// --help lists the kinds dptrain trains; hf-bpe comes from a checkpoint (import-hf).
+    public static var allValueStrings: [String] { trainable.map(\.rawValue) }
+}
 extension Activation: ExpressibleByArgument {}
 extension LossMode: ExpressibleByArgument {}
 extension Positions: ExpressibleByArgument {}

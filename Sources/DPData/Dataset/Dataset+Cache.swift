@@ -17,7 +17,7 @@ extension Dataset {
                        valFraction: Double, cacheDirectory: URL) throws -> DataFiles {
         try checkValFraction(valFraction)
         let effectiveVocab: Int? = switch kind {
-        case .char, .byte: nil
+        case .char, .byte, .huggingface: nil
         case .word: vocabSize
         case .bpe: vocabSize ?? Tokenizers.defaultBPEVocabSize
         }

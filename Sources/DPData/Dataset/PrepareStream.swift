@@ -139,6 +139,8 @@ func streamPrepare(input: URL, kind: TokenizerKind, vocabSize: Int?, valFraction
     }
     let tokenizer: any Tokenizer
     switch kind {
+    case .huggingface:
+        throw DataError.invalidArgument(Tokenizers.untrainable)
     case .byte:
         tokenizer = ByteTokenizer()
     case .char:

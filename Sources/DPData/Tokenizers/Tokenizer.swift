@@ -1,7 +1,9 @@
 import Foundation
 
-/// The four tokenizers dptrain knows; the raw value is the name used on the command line and in
-/// tokenizer.json's "kind".
+/// The tokenizers dptrain knows; the raw value is the name used on the command line and in
+/// tokenizer.json's "kind". The first four dptrain trains (`trainable`); `huggingface` is read
+/// from a Hugging Face tokenizer.json (`Tokenizers.loadHuggingFace`), which is also how it is
+/// stored (that file has no "kind").
 public enum TokenizerKind: String, Codable, Sendable, CaseIterable {
     /// One token per Unicode scalar seen in the training text (nanoGPT's shakespeare_char).
     case char
@@ -11,6 +13,12 @@ public enum TokenizerKind: String, Codable, Sendable, CaseIterable {
     case word
     /// Byte-level BPE with a GPT-2 style pre-split, trained to a vocabulary size.
     case bpe
+    /// Hugging Face's byte-level BPE (GPT-2's), read from its tokenizer.json or vocab.json +
+    /// merges.txt; never trained by dptrain.
+    case huggingface = "hf-bpe"
+
+    /// The kinds `Tokenizers.train` can make: all but `huggingface`.
+    public static let trainable: [TokenizerKind] = [.char, .byte, .word, .bpe]
 }
 
 /// Turns text into token ids in `0..<vocabSize` and back.
