@@ -166,6 +166,11 @@ struct OutputOptions: ParsableArguments {
         valueName: "path"))
     var resume: String?
 
+    @Option(help: ArgumentHelp(
+        "Start a new run from a checkpoint's weights (dptrain import-hf writes one; a checkpoint directory or another run's OUT), not its optimizer state, step or data position: the model's shape and tokenizer are the checkpoint's, and --data is tokenized with that tokenizer.",
+        valueName: "path"))
+    var initFrom: String?
+
     @Flag(help: "Print only warnings, errors and the final line (no step lines or progress).")
     var quiet = false
 

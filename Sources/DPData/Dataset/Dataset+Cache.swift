@@ -12,9 +12,11 @@ extension Dataset {
     /// Tokenizes `bytes` (UTF-8 text, or any bytes for the byte tokenizer; `path` names them in
     /// errors) into a cache folder under `cacheDirectory` (unless it is there already), checks
     /// it (every token), and returns its files, named `name`. The folder's name holds a hash of
-    /// the bytes and of every setting that changes the tokens.
+    /// the bytes and of every setting that changes the tokens. With `given`, the text is encoded
+    /// with that tokenizer (its JSON is part of the hash) rather than one trained on it.
     static func cached(bytes: Data, path: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
-                       valFraction: Double, cacheDirectory: URL) throws -> DataFiles {
+                       valFraction: Double, cacheDirectory: URL, given: (any Tokenizer)? = nil) throws -> DataFiles {
+        let kind = given?.kind ?? kind
         try checkValFraction(valFraction)
         let effectiveVocab: Int? = switch kind {
         case .char, .byte, .huggingface: nil
@@ -24,7 +26,8 @@ extension Dataset {
         var hash = FNV1a64()
         hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
         hash.add(bytes)
-        let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")-\(hash.hex)"
+        if let given { hash.add(Array("given tokenizer\n".utf8)); hash.add(try given.jsonData()) }
+        let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")\(given == nil ? "" : "-given")-\(hash.hex)"
         let final = cacheDirectory.appendingPathComponent(folder)
 
         if !FileManager.default.fileExists(atPath: final.appendingPathComponent("tokenizer.json").path) {
@@ -39,7 +42,7 @@ extension Dataset {
                 throw DataError.io(path: temporary.path, reason: "cannot create the cache folder (\(error.localizedDescription))")
             }
             defer { try? FileManager.default.removeItem(at: temporary) }
-            let prepared = try PreparedText(bytes: bytes, path: path, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction)
+            let prepared = try PreparedText(bytes: bytes, path: path, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction, given: given)
             try prepared.write(to: temporary)
             if rename(temporary.path, final.path) != 0 {
                 let reason = String(cString: strerror(errno))

@@ -34,11 +34,14 @@ public struct Dataset: Sendable {
     ///   second run maps the cached files at once. Every rank may call this: the result is
     ///   deterministic, and concurrent callers on one host each write a private temporary folder
     ///   and rename it into place (the loser of the race uses the winner's).
+    ///
+    /// With `given` (a run started `--init-from` a checkpoint) a text is encoded with that
+    /// tokenizer, not one trained on it, and a prepared directory's tokenizer must be it.
     public static func load(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
-                            cacheDirectory: URL) throws -> Dataset {
+                            cacheDirectory: URL, given: (any Tokenizer)? = nil) throws -> Dataset {
         let files = try dataFiles(path: path, tokenizer: tokenizer, vocabSize: vocabSize, valFraction: valFraction,
-                                  cacheDirectory: cacheDirectory)
-        let mapped = try MappedData(files, expecting: tokenizer, vocabSize: files.isCache ? nil : vocabSize)
+                                  cacheDirectory: cacheDirectory, given: given)
+        let mapped = try MappedData(files, expecting: given?.kind ?? tokenizer, vocabSize: files.isCache ? nil : vocabSize)
         if !files.isCache {  // the cache was checked when it was found
             for file in mapped.tokenFiles { try file.checkTokens(below: mapped.tokenizer.vocabSize) }
         }
@@ -49,11 +52,11 @@ public struct Dataset: Sendable {
     /// file's (or, for nil, the built-in corpus's) tokenized into the cache first, named after
     /// the text. Writes only under `cacheDirectory`.
     public static func dataFiles(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
-                                 cacheDirectory: URL) throws -> DataFiles {
+                                 cacheDirectory: URL, given: (any Tokenizer)? = nil) throws -> DataFiles {
         guard let path else {
             return try cached(bytes: Data(BuiltinCorpus.text().utf8), path: BuiltinCorpus.name, name: BuiltinCorpus.name, stem: "builtin",
                               kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
-                              cacheDirectory: cacheDirectory)
+                              cacheDirectory: cacheDirectory, given: given)
         }
         if let files = try DataFiles.find(path) { return files }
         guard FileManager.default.fileExists(atPath: path) else {
@@ -63,7 +66,7 @@ public struct Dataset: Sendable {
         let bytes = try readInput(url)
         return try cached(bytes: bytes, path: url.path, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
                           kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
-                          cacheDirectory: cacheDirectory)
+                          cacheDirectory: cacheDirectory, given: given)
     }
 
     /// The seed example's data: "hello world welcome good" over and over with `Tokenizers.seed`,

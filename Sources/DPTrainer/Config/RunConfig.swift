@@ -166,6 +166,17 @@ public struct RunConfig: Codable, Sendable, Equatable {
     }
 }
 
+extension RunConfig {
+    /// The base of a new run that starts from a checkpoint's weights (`--init-from`): the model
+    /// (shape and vocabulary) is the checkpoint's and fixed; training, data and parallel settings
+    /// are the defaults of the model's preset, not the checkpoint's — a new run, not a resumed one.
+    public static func initializing(from state: CheckpointState) -> RunConfig {
+        var config = defaults(Preset(of: state.model))
+        config.model = state.model
+        return config
+    }
+}
+
 extension Preset {
     /// The preset a model belongs to: seed for the seed example's, gpt2 for one with attention
     /// biases, gpt otherwise.

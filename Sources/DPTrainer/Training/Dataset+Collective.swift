@@ -29,14 +29,17 @@ extension Dataset {
     ///     built-in corpus), `--tokenizer`, `--vocab-size` (nil: the checkpoint's, else the
     ///     defaults), `--data-from-rank0`.
     ///   - cacheDirectory: where a text file's tokens are cached (OUT/cache).
+    ///   - initFrom: the checkpoint a new run starts from (`--init-from`): a text is encoded with
+    ///     its tokenizer, and a prepared directory's or shards' tokenizer must equal it.
     public static func load(
         comm: any Communicator, data: DataConfig, valFraction: Double,
-        cacheDirectory: URL, restore: Restore?, seedExample: Bool
+        cacheDirectory: URL, restore: Restore?, seedExample: Bool, initFrom: Restore? = nil
     ) throws -> Dataset {
         if seedExample || (restore != nil && restore?.state.model == ModelConfig.seed) {
             return Dataset.seedExample()
         }
         let restoredTokenizer = try comm.collectively { try restore.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
+        let given = try comm.collectively { try initFrom.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
         let path = data.path ?? restore?.state.dataPath
         let kind = data.tokenizer ?? restoredTokenizer?.kind
         let vocabSize = data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.vocabSize : nil }
@@ -44,13 +47,16 @@ extension Dataset {
             if let restore, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(restore.tokenizerJSON) {
                 throw ConfigError("the tokenizer built from the data differs from the checkpoint's (\(restore.directory)); resume with the data and --tokenizer the run was started with.")
             }
+            if let initFrom, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(initFrom.tokenizerJSON) {
+                throw ConfigError("the data's tokenizer.json differs from the tokenizer of the --init-from checkpoint (\(initFrom.directory)); give --data a text file, which is tokenized with the checkpoint's tokenizer, or token files made with it.")
+            }
         }
 
         if comm.size == 1 || data.fromRank0 {
             let loaded = try comm.collectively { () throws -> Dataset? in
                 guard comm.rank == 0 else { return nil }
                 let dataset = try Dataset.load(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                               cacheDirectory: cacheDirectory)
+                                               cacheDirectory: cacheDirectory, given: given)
                 try checkTokenizer(dataset.tokenizer)
                 return dataset
             }
@@ -61,7 +67,7 @@ extension Dataset {
         let found = try comm.collectively { () throws -> DataFiles? in
             guard comm.rank == 0 else { return nil }
             return try Dataset.dataFiles(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                         cacheDirectory: cacheDirectory)
+                                         cacheDirectory: cacheDirectory, given: given)
         }
         let rank0Files = try JSONDecoder().decode(
             DataFiles.self, from: Data(comm.broadcast(bytes: comm.rank == 0 ? [UInt8](JSONEncoder().encode(found!)) : [], root: 0)))
