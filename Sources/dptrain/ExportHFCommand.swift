@@ -32,8 +32,11 @@ struct ExportHF: ParsableCommand {
         let destination = URL(fileURLWithPath: out)
         do {
             let restore = try Restore.read(path: URL(fileURLWithPath: checkpoint), out: URL(fileURLWithPath: checkpoint))
+            if let problem = GPT2Config.exportProblem(restore.state.model) {
+                throw HuggingFaceError(path: restore.directory, "holds a model that \(problem)")
+            }
             let tokenizer = try Tokenizers.load(json: restore.tokenizerJSON)
-            // The tokenizer first: a tokenizer Hugging Face cannot express leaves DIR untouched.
+            // The tokenizer before any file: a tokenizer Hugging Face cannot express leaves DIR untouched.
             let files = [
                 ("tokenizer.json", try Tokenizers.huggingFaceJSON(for: tokenizer)),
                 ("tokenizer_config.json", try Tokenizers.huggingFaceTokenizerConfig(for: tokenizer, context: restore.state.model.context)),

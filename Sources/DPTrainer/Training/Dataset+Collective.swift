@@ -39,7 +39,10 @@ extension Dataset {
             return Dataset.seedExample()
         }
         let restoredTokenizer = try comm.collectively { try restore.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
+        // --init-from's tokenizer encodes the text; so does a checkpoint's that dptrain cannot
+        // train (Hugging Face's, from import-hf), when no other --tokenizer is asked for.
         let given = try comm.collectively { try initFrom.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
+            ?? restoredTokenizer.flatMap { data.tokenizer == nil && !TokenizerKind.trainable.contains($0.kind) ? $0 : nil }
         let path = data.path ?? restore?.state.dataPath
         let kind = data.tokenizer ?? restoredTokenizer?.kind
         let vocabSize = data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.vocabSize : nil }
