@@ -297,6 +297,21 @@ enum HFFixtures {
         }
     }
 
+    /// GPT-2's tokenizer.json on the Hugging Face hub writes "" (not null) for the subword
+    /// prefix and suffix, and a ByteLevel post-processor; those read as the fixture's nulls do.
+    @Test func gpt2HubSettingsAreAccepted() throws {
+        let json = try Self.tokenizerJSON { root in
+            var model = root["model"] as! [String: Any]
+            model["continuing_subword_prefix"] = ""
+            model["end_of_word_suffix"] = ""
+            model.removeValue(forKey: "ignore_merges")
+            root["model"] = model
+            root["post_processor"] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
+        }
+        let tokenizer = try HuggingFaceTokenizer(tokenizerJSON: json, path: "gpt2-like")
+        for c in HFFixtures.cases("tokenizer.json") { #expect(try tokenizer.encode(c.text) == c.ids) }
+    }
+
     @Test func huggingFaceKindCannotBeTrained() throws {
         let message = try #require(Self.message { try Tokenizers.train(.huggingface, on: "text", vocabSize: nil) })
         #expect(message.contains("hf-bpe") && Self.isOneSentence(message))
@@ -306,3 +321,56 @@ enum HFFixtures {
 
 /// Where the shared machine keeps tinyshakespeare (DPTRAIN_TINYSHAKESPEARE overrides it).
 let tinyShakespeare = ProcessInfo.processInfo.environment["DPTRAIN_TINYSHAKESPEARE"] ?? "/work/shared/data/tinyshakespeare.txt"
+
+@Suite struct HuggingFaceDatasetTests {
+    /// A text file with a Hugging Face tokenizer given (a checkpoint's): tokenized with it, not
+    /// trained, cached under a key of its own, and the cache's tokenizer.json is the HF file.
+    @Test func textIsTokenizedWithTheGivenTokenizer() throws {
+        let dir = try TestDirectory()
+        defer { dir.remove() }
+        let tokenizer = try HFFixtures.load("tokenizer.json")
+        let text = HFFixtures.cases("tokenizer.json").map(\.text).joined(separator: "\n") + "\n" + mixedText
+        let input = dir.file("input.txt")
+        try Data(text.utf8).write(to: input)
+        let cache = dir.file("cache")
+        let dataset = try Dataset.load(path: input.path, tokenizer: nil, vocabSize: nil, valFraction: 0.25,
+                                       cacheDirectory: cache, using: tokenizer)
+        #expect(dataset.tokenizer.kind == .huggingface && dataset.tokenizer.vocabSize == 400)
+        let ids = try tokenizer.encode(text)
+        let stored = (0..<dataset.train.count).map { dataset.train[$0] } + (0..<dataset.val.count).map { dataset.val[$0] }
+        #expect(stored == ids)
+        // A second load maps the cache; a trained kind on the same text gets another folder.
+        let again = try Dataset.load(path: input.path, tokenizer: nil, vocabSize: nil, valFraction: 0.25,
+                                     cacheDirectory: cache, using: tokenizer)
+        #expect(again.train.count == dataset.train.count)
+        _ = try Dataset.load(path: input.path, tokenizer: .bpe, vocabSize: 300, valFraction: 0.25, cacheDirectory: cache)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).filter { !$0.hasPrefix(".") }.count == 2)
+        // Without it, hf-bpe cannot tokenize a text: one sentence.
+        let message = try #require(HuggingFaceTokenizerTests.message {
+            try Dataset.load(path: input.path, tokenizer: .huggingface, vocabSize: nil, valFraction: 0.25, cacheDirectory: cache)
+        })
+        #expect(message.contains("hf-bpe") && HuggingFaceTokenizerTests.isOneSentence(message), "\(message)")
+    }
+}
+
+/// A check of any Hugging Face tokenizer one has (GPT-2's own, say): set
+/// DPTRAIN_HF_TOKENIZER_CHECK to a directory holding its tokenizer.json, a text.txt and the
+/// library's ids for it in ids.json (`json.dump(tok.encode(text, add_special_tokens=False).ids, …)`).
+let externalTokenizerCheck = ProcessInfo.processInfo.environment["DPTRAIN_HF_TOKENIZER_CHECK"]
+
+@Suite struct ExternalHuggingFaceTokenizerTests {
+    @Test(.enabled(if: externalTokenizerCheck != nil, "DPTRAIN_HF_TOKENIZER_CHECK is not set; skipping the check of an outside tokenizer"))
+    func outsideTokenizerEqualsTheLibrary() throws {
+        let dir = URL(fileURLWithPath: externalTokenizerCheck!)
+        let clock = ContinuousClock()
+        var tokenizer: HuggingFaceTokenizer?
+        let loading = try clock.measure { tokenizer = try Tokenizers.loadHuggingFace(directory: dir) }
+        let text = try String(contentsOf: dir.appendingPathComponent("text.txt"), encoding: .utf8)
+        let expected = try JSONDecoder().decode([Int32].self, from: Data(contentsOf: dir.appendingPathComponent("ids.json")))
+        var ids: [Int32] = []
+        let encoding = try clock.measure { ids = try tokenizer!.encode(text) }
+        #expect(ids == expected)
+        #expect(tokenizer!.decode(ids) == text)
+        print("loaded \(tokenizer!.vocabSize) tokens, \(tokenizer!.mergeCount) merges in \(loading); encoded \(text.utf8.count) bytes to \(ids.count) ids in \(encoding)")
+    }
+}

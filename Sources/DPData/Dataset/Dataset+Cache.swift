@@ -12,22 +12,22 @@ extension Dataset {
     /// Tokenizes `bytes` (UTF-8 text, or any bytes for the byte tokenizer; `path` names them in
     /// errors) into a cache folder under `cacheDirectory` (unless it is there already), checks
     /// it (every token), and returns its files, named `name`. The folder's name holds a hash of
-    /// the bytes and of every setting that changes the tokens. With `given`, the text is encoded
-    /// with that tokenizer (its JSON is part of the hash) rather than one trained on it.
+    /// the bytes and of every setting that changes the tokens.
+    /// With `fixed`, the text is tokenized with that tokenizer (of `kind`) rather than a trained one.
     static func cached(bytes: Data, path: String, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
-                       valFraction: Double, cacheDirectory: URL, given: (any Tokenizer)? = nil) throws -> DataFiles {
-        let kind = given?.kind ?? kind
+                       valFraction: Double, cacheDirectory: URL, fixed: (any Tokenizer)? = nil) throws -> DataFiles {
         try checkValFraction(valFraction)
-        let effectiveVocab: Int? = switch kind {
+        let trainedVocab: Int? = switch kind {
         case .char, .byte, .huggingface: nil
         case .word: vocabSize
         case .bpe: vocabSize ?? Tokenizers.defaultBPEVocabSize
         }
+        let effectiveVocab = fixed == nil ? trainedVocab : nil
         var hash = FNV1a64()
         hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
+        if let fixed { hash.add(Array("fixed tokenizer\n".utf8)); hash.add(try fixed.jsonData()) }
         hash.add(bytes)
-        if let given { hash.add(Array("given tokenizer\n".utf8)); hash.add(try given.jsonData()) }
-        let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")\(given == nil ? "" : "-given")-\(hash.hex)"
+        let folder = "\(sanitized(stem))-\(kind.rawValue)\(effectiveVocab.map { "\($0)" } ?? "")-\(hash.hex)"
         let final = cacheDirectory.appendingPathComponent(folder)
 
         if !FileManager.default.fileExists(atPath: final.appendingPathComponent("tokenizer.json").path) {
@@ -42,7 +42,8 @@ extension Dataset {
                 throw DataError.io(path: temporary.path, reason: "cannot create the cache folder (\(error.localizedDescription))")
             }
             defer { try? FileManager.default.removeItem(at: temporary) }
-            let prepared = try PreparedText(bytes: bytes, path: path, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction, given: given)
+            let prepared = try PreparedText(bytes: bytes, path: path, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction,
+                                            using: fixed)
             try prepared.write(to: temporary)
             if rename(temporary.path, final.path) != 0 {
                 let reason = String(cString: strerror(errno))

@@ -35,13 +35,14 @@ public struct Dataset: Sendable {
     ///   deterministic, and concurrent callers on one host each write a private temporary folder
     ///   and rename it into place (the loser of the race uses the winner's).
     ///
-    /// With `given` (a run started `--init-from` a checkpoint) a text is encoded with that
-    /// tokenizer, not one trained on it, and a prepared directory's tokenizer must be it.
+    /// `fixed`, when given, is the tokenizer a text file (or the built-in corpus) is tokenized
+    /// with instead of training one — a Hugging Face tokenizer from a checkpoint, which cannot be
+    /// trained — and the kind a directory's tokenizer.json must have; the cache key covers its JSON.
     public static func load(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
-                            cacheDirectory: URL, given: (any Tokenizer)? = nil) throws -> Dataset {
+                            cacheDirectory: URL, using fixed: (any Tokenizer)? = nil) throws -> Dataset {
         let files = try dataFiles(path: path, tokenizer: tokenizer, vocabSize: vocabSize, valFraction: valFraction,
-                                  cacheDirectory: cacheDirectory, given: given)
-        let mapped = try MappedData(files, expecting: given?.kind ?? tokenizer, vocabSize: files.isCache ? nil : vocabSize)
+                                  cacheDirectory: cacheDirectory, using: fixed)
+        let mapped = try MappedData(files, expecting: fixed?.kind ?? tokenizer, vocabSize: files.isCache ? nil : vocabSize)
         if !files.isCache {  // the cache was checked when it was found
             for file in mapped.tokenFiles { try file.checkTokens(below: mapped.tokenizer.vocabSize) }
         }
@@ -52,11 +53,11 @@ public struct Dataset: Sendable {
     /// file's (or, for nil, the built-in corpus's) tokenized into the cache first, named after
     /// the text. Writes only under `cacheDirectory`.
     public static func dataFiles(path: String?, tokenizer: TokenizerKind?, vocabSize: Int?, valFraction: Double,
-                                 cacheDirectory: URL, given: (any Tokenizer)? = nil) throws -> DataFiles {
+                                 cacheDirectory: URL, using fixed: (any Tokenizer)? = nil) throws -> DataFiles {
         guard let path else {
             return try cached(bytes: Data(BuiltinCorpus.text().utf8), path: BuiltinCorpus.name, name: BuiltinCorpus.name, stem: "builtin",
-                              kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
-                              cacheDirectory: cacheDirectory, given: given)
+                              kind: fixed?.kind ?? tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+                              cacheDirectory: cacheDirectory, fixed: fixed)
         }
         if let files = try DataFiles.find(path) { return files }
         guard FileManager.default.fileExists(atPath: path) else {
@@ -65,8 +66,8 @@ public struct Dataset: Sendable {
         let url = URL(fileURLWithPath: path)
         let bytes = try readInput(url)
         return try cached(bytes: bytes, path: url.path, name: url.lastPathComponent, stem: url.deletingPathExtension().lastPathComponent,
-                          kind: tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
-                          cacheDirectory: cacheDirectory, given: given)
+                          kind: fixed?.kind ?? tokenizer ?? .char, vocabSize: vocabSize, valFraction: valFraction,
+                          cacheDirectory: cacheDirectory, fixed: fixed)
     }
 
     /// The seed example's data: "hello world welcome good" over and over with `Tokenizers.seed`,

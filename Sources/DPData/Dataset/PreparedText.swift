@@ -10,13 +10,15 @@ struct PreparedText {
     /// Trains `kind` on the whole text, encodes it, and keeps the last `valFraction` of the tokens
     /// (rounded down to whole tokens for train, as nanoGPT's `int(n*0.9)`) for validation.
     /// `bytes` must be UTF-8 text (else `DataError.notUTF8(path)`), except for the byte
-    /// tokenizer, which takes any bytes as they are: one token each. With `given` (a run started
-    /// `--init-from` a checkpoint), the text is encoded with that tokenizer instead of a new one.
-    init(bytes: Data, path: String, kind: TokenizerKind, vocabSize: Int?, valFraction: Double, given: (any Tokenizer)? = nil) throws {
+    /// tokenizer, which takes any bytes as they are: one token each. With `fixed`, that
+    /// tokenizer encodes the text and none is trained.
+    init(bytes: Data, path: String, kind: TokenizerKind, vocabSize: Int?, valFraction: Double,
+         using fixed: (any Tokenizer)? = nil) throws {
         try Dataset.checkValFraction(valFraction)
-        if let given {
-            tokenizer = given
-            tokens = given.kind == .byte ? bytes.map { Int32($0) } : try given.encode(try utf8Text(bytes, path: path))
+        if let fixed, fixed.kind != .byte {
+            let text = try utf8Text(bytes, path: path)
+            tokenizer = fixed
+            tokens = try fixed.encode(text)
         } else if kind == .byte {
             tokenizer = ByteTokenizer()
             tokens = bytes.map { Int32($0) }

@@ -39,13 +39,14 @@ extension Dataset {
             return Dataset.seedExample()
         }
         let restoredTokenizer = try comm.collectively { try restore.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
-        // --init-from's tokenizer encodes the text; so does a checkpoint's that dptrain cannot
-        // train (Hugging Face's, from import-hf), when no other --tokenizer is asked for.
-        let given = try comm.collectively { try initFrom.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
-            ?? restoredTokenizer.flatMap { data.tokenizer == nil && !TokenizerKind.trainable.contains($0.kind) ? $0 : nil }
         let path = data.path ?? restore?.state.dataPath
         let kind = data.tokenizer ?? restoredTokenizer?.kind
         let vocabSize = data.vocabSize ?? restoredTokenizer.flatMap { $0.kind == .bpe || $0.kind == .word ? $0.vocabSize : nil }
+        // A Hugging Face tokenizer cannot be trained again from the text: the checkpoint's own tokenizes it.
+        let fixed = data.tokenizer == nil ? restoredTokenizer.flatMap { $0.kind == .huggingface ? $0 : nil } : nil
+        // --init-from: the checkpoint's tokenizer encodes the text, whatever its kind.
+        let initTokenizer = try comm.collectively { try initFrom.map { try Tokenizers.load(json: $0.tokenizerJSON) } }
+        let given = initTokenizer ?? fixed
         func checkTokenizer(_ tokenizer: any Tokenizer) throws {
             if let restore, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(restore.tokenizerJSON) {
                 throw ConfigError("the tokenizer built from the data differs from the checkpoint's (\(restore.directory)); resume with the data and --tokenizer the run was started with.")
@@ -59,7 +60,7 @@ extension Dataset {
             let loaded = try comm.collectively { () throws -> Dataset? in
                 guard comm.rank == 0 else { return nil }
                 let dataset = try Dataset.load(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                               cacheDirectory: cacheDirectory, given: given)
+                                               cacheDirectory: cacheDirectory, using: given)
                 try checkTokenizer(dataset.tokenizer)
                 return dataset
             }
@@ -70,7 +71,7 @@ extension Dataset {
         let found = try comm.collectively { () throws -> DataFiles? in
             guard comm.rank == 0 else { return nil }
             return try Dataset.dataFiles(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                         cacheDirectory: cacheDirectory, given: given)
+                                         cacheDirectory: cacheDirectory, using: given)
         }
         let rank0Files = try JSONDecoder().decode(
             DataFiles.self, from: Data(comm.broadcast(bytes: comm.rank == 0 ? [UInt8](JSONEncoder().encode(found!)) : [], root: 0)))
