@@ -1,9 +1,10 @@
 // One transformer block, forward and backward side by side (DESIGN.md §2):
 //
-//     x2 = x  + wo · attention(q, k, v),   q, k, v = LN1(x) · wq, wk, wv
-//     x3 = x2 + w2 · act(LN2(x2) · w1 + b1) + b2
+//     x2 = x  + attention(q, k, v) · wo + bo,   q, k, v = LN1(x) · wq + bq, · wk + bk, · wv + bv
+//     x3 = x2 + act(LN2(x2) · w1 + b1) · w2 + b2
 //
-// without LayerNorm LNi is the identity, without residuals `x +` and `x2 +` are dropped.
+// the attention biases bq, bk, bv, bo only with `attentionBias` (the gpt2 preset); without
+// LayerNorm LNi is the identity, without residuals `x +` and `x2 +` are dropped.
 // `forward` and `forwardCached` run the same `blockForward`; they differ only in where it writes
 // (`BlockBuffers`) and in which positions attention sees (`BlockAttention`).
 //
@@ -62,16 +63,16 @@ extension Model {
         case let .full(qkv, _, _, _): (qkv, qkv + C, qkv + 2 * C, 3 * C)
         case let .cached(query, keys, values, _, start): (query, keys + start * C, values + start * C, C)
         }
-        matmul(q, ldOut: ldQKV, h1, lda: C, p.wq, ldb: C, m: N, n: C, k: C)
-        matmul(k, ldOut: ldQKV, h1, lda: C, p.wk, ldb: C, m: N, n: C, k: C)
-        matmul(v, ldOut: ldQKV, h1, lda: C, p.wv, ldb: C, m: N, n: C, k: C)
+        matmul(q, ldOut: ldQKV, h1, lda: C, p.wq, ldb: C, bias: p.bq, m: N, n: C, k: C)
+        matmul(k, ldOut: ldQKV, h1, lda: C, p.wk, ldb: C, bias: p.bk, m: N, n: C, k: C)
+        matmul(v, ldOut: ldQKV, h1, lda: C, p.wv, ldb: C, bias: p.bv, m: N, n: C, k: C)
         switch attention {
         case let .full(qkv, att, B, T):
             attentionForward(out.attOut, att: att, qkv: qkv, B: B, T: T, C: C, NH: NH, causal: config.architecture == .decoder)
         case let .cached(query, keys, values, scores, start):
             cachedAttentionForward(out.attOut, scores: scores, q: query, keys: keys, values: values, start: start, n: N, C: C, NH: NH)
         }
-        matmul(out.attProj, ldOut: C, out.attOut, lda: C, p.wo, ldb: C, m: N, n: C, k: C)
+        matmul(out.attProj, ldOut: C, out.attOut, lda: C, p.wo, ldb: C, bias: p.bo, m: N, n: C, k: C)
         let x2 = residual(out.res2, x, out.attProj, count: N * C)
         // FFN: x3 = x2 + w2 · act(w1 · LN2(x2) + b1) + b2
         let h2 = layerNorm(out.ln2, out.ln2Mean, out.ln2Rstd, x2, p.ln2Weight, p.ln2Bias, N: N)
@@ -120,18 +121,18 @@ extension Model {
         final(frontiers.ln2)
 
         // Attention; dx holds d(x2).
-        matmulBackward(dinp: dC, dweight: d.wo, dbias: nil, dout: dx, inp: a.attOut, weight: p.wo, N: N, C: C, OC: C)
+        matmulBackward(dinp: dC, dweight: d.wo, dbias: d.bo, dout: dx, inp: a.attOut, weight: p.wo, N: N, C: C, OC: C)
         final(frontiers.wo)
         attentionBackward(dqkv: dqkv, scratch: acts.dScores, dout: dC, qkv: a.qkv, att: a.att, B: B, T: T, C: C, NH: NH,
                           causal: config.architecture == .decoder)
         // dh1 = dq·wqᵀ + dk·wkᵀ + dv·wvᵀ
         let dh1 = hasLN ? dC : dx
         let first = !hasLN && hasResidual
-        matmulBackward(dinp: dh1, dweight: d.wq, dbias: nil, dout: dqkv, ldOut: 3 * C, inp: h1, weight: p.wq,
+        matmulBackward(dinp: dh1, dweight: d.wq, dbias: d.bq, dout: dqkv, ldOut: 3 * C, inp: h1, weight: p.wq,
                        N: N, C: C, OC: C, accumulateInput: first)
-        matmulBackward(dinp: dh1, dweight: d.wk, dbias: nil, dout: dqkv + C, ldOut: 3 * C, inp: h1, weight: p.wk,
+        matmulBackward(dinp: dh1, dweight: d.wk, dbias: d.bk, dout: dqkv + C, ldOut: 3 * C, inp: h1, weight: p.wk,
                        N: N, C: C, OC: C, accumulateInput: true)
-        matmulBackward(dinp: dh1, dweight: d.wv, dbias: nil, dout: dqkv + 2 * C, ldOut: 3 * C, inp: h1, weight: p.wv,
+        matmulBackward(dinp: dh1, dweight: d.wv, dbias: d.bv, dout: dqkv + 2 * C, ldOut: 3 * C, inp: h1, weight: p.wv,
                        N: N, C: C, OC: C, accumulateInput: true)
         final(frontiers.wq)
         if hasLN { blockLayerNormBackward(1, l, dout: dC, inp: x, N: N) }

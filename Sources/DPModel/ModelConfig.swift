@@ -73,12 +73,15 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var initialization: Initialization
     /// Causal decoder or bidirectional encoder; configs written before it decode as `.decoder`.
     public var architecture: Architecture
+    /// Biases on attention's q, k, v and output projections (GPT-2's c_attn and c_proj biases:
+    /// blocks.i.attn.bq, bk, bv, bo); configs written before it decode as false.
+    public var attentionBias: Bool
 
     public init(
         vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int, ffnDim: Int,
         activation: Activation, tiedEmbeddings: Bool, layerNorm: Bool, residual: Bool,
         positions: Positions, loss: LossMode,
-        initialization: Initialization = .gpt2, architecture: Architecture = .decoder
+        initialization: Initialization = .gpt2, architecture: Architecture = .decoder, attentionBias: Bool = false
     ) {
         self.vocabSize = vocabSize
         self.context = context
@@ -94,6 +97,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.loss = loss
         self.initialization = initialization
         self.architecture = architecture
+        self.attentionBias = attentionBias
     }
 
     /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim,
@@ -103,6 +107,15 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             vocabSize: vocabSize, context: context, dim: dim, heads: heads, layers: layers,
             ffnDim: 4 * dim, activation: .gelu, tiedEmbeddings: true, layerNorm: true,
             residual: true, positions: .learned, loss: .all)
+    }
+
+    /// GPT-2 exactly (Radford et al. 2019, Hugging Face's `GPT2LMHeadModel`): the `gpt` wiring
+    /// plus biases on attention's q, k, v and output projections. GPT-2 small is
+    /// `gpt2(vocabSize: 50257, context: 1024, dim: 768, heads: 12, layers: 12)`.
+    public static func gpt2(vocabSize: Int, context: Int, dim: Int, heads: Int, layers: Int) -> ModelConfig {
+        var config = gpt(vocabSize: vocabSize, context: context, dim: dim, heads: heads, layers: layers)
+        config.attentionBias = true
+        return config
     }
 
     /// The seed example exactly: vocabulary hello/world/good/welcome, C = 4, two heads of size 2,
@@ -176,6 +189,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case loss
         case initialization = "init"
         case architecture
+        case attentionBias = "attention_bias"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -194,6 +208,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try c.encode(loss, forKey: .loss)
         try c.encode(initialization, forKey: .initialization)
         try c.encode(architecture, forKey: .architecture)
+        try c.encode(attentionBias, forKey: .attentionBias)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -213,7 +228,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
                 ?? (try c.decode(Bool.self, forKey: .learnedPositions) ? .learned : .none),
             loss: try c.decode(LossMode.self, forKey: .loss),
             initialization: try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .gpt2,
-            architecture: try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .decoder)
+            architecture: try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .decoder,
+            attentionBias: try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false)
         try validate()
     }
 }

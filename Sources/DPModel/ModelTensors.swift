@@ -3,6 +3,8 @@
 struct BlockTensors {
     let ln1Weight, ln1Bias: UnsafeMutablePointer<Float>?
     let wq, wk, wv, wo: UnsafeMutablePointer<Float>
+    /// Attention's projection biases (C each), nil without `attentionBias`.
+    let bq, bk, bv, bo: UnsafeMutablePointer<Float>?
     let ln2Weight, ln2Bias: UnsafeMutablePointer<Float>?
     let w1, b1, w2, b2: UnsafeMutablePointer<Float>
 }
@@ -33,6 +35,7 @@ struct ModelTensors {
                 ln1Weight: view(p + "ln1.weight"), ln1Bias: view(p + "ln1.bias"),
                 wq: required(p + "attn.wq"), wk: required(p + "attn.wk"),
                 wv: required(p + "attn.wv"), wo: required(p + "attn.wo"),
+                bq: view(p + "attn.bq"), bk: view(p + "attn.bk"), bv: view(p + "attn.bv"), bo: view(p + "attn.bo"),
                 ln2Weight: view(p + "ln2.weight"), ln2Bias: view(p + "ln2.bias"),
                 w1: required(p + "ffn.w1"), b1: required(p + "ffn.b1"),
                 w2: required(p + "ffn.w2"), b2: required(p + "ffn.b2"))

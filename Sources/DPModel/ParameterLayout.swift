@@ -27,7 +27,7 @@ public struct TensorSpec: Sendable, Equatable {
 /// Parameters and gradients (and AdamW's m and v) share this layout.
 public struct ParameterLayout: Sendable, Equatable {
     /// In DESIGN.md §3 order; tensors the config does not use are omitted (the seed preset has no
-    /// pos_embedding and no ln*, a tied model no lm_head).
+    /// pos_embedding and no ln*, a tied model no lm_head, only the gpt2 preset has attn.b*).
     public let tensors: [TensorSpec]
     /// Total floats.
     public let count: Int
@@ -70,6 +70,9 @@ public struct ParameterLayout: Sendable, Equatable {
             add(p + "attn.wk", [C, C], matrix([C, C], gpt2: std), decay: true)
             add(p + "attn.wv", [C, C], matrix([C, C], gpt2: std), decay: true)
             add(p + "attn.wo", [C, C], matrix([C, C], gpt2: projectionStd), decay: true)
+            if config.attentionBias {
+                for name in ["bq", "bk", "bv", "bo"] { add(p + "attn." + name, [C], .zeros, decay: false) }
+            }
             if config.layerNorm {
                 add(p + "ln2.weight", [C], .ones, decay: false)
                 add(p + "ln2.bias", [C], .zeros, decay: false)

@@ -33,16 +33,16 @@ struct Bench: ParsableCommand {
             throw ValidationError("--vocab-size must be between 2 and 1048576, not \(vocabSize).")
         }
         guard warmUp >= 0 else { throw ValidationError("--warm-up must be 0 or more, not \(warmUp).") }
-        if model.preset == .seed { throw ValidationError("bench times the gpt preset; drop --preset seed.") }
+        if model.preset == .seed { throw ValidationError("bench times the gpt and gpt2 presets; drop --preset seed.") }
     }
 
-    /// The gpt preset with 20 timed steps, then the flags, resolved as `train` resolves a run.
+    /// The gpt (or gpt2) preset with 20 timed steps, then the flags, resolved as `train` resolves a run.
     func runConfig() throws -> RunConfig {
         var flags = ConfigLayer()
         model.add(to: &flags)
         training.add(to: &flags)
         flags.flag("parallel.threads", runtime.threads)
-        var base = RunConfig.defaults(.gpt)
+        var base = RunConfig.defaults(model.preset ?? .gpt)
         base.training.steps = 20
         var config = try RunConfig.resolve(base: base, layers: [flags])
         // An encoder's vocabulary has the [MASK] token besides the data's.

@@ -9,6 +9,6 @@ struct DPTrain: ParsableCommand {
             Run under an MPI launcher for several ranks (mpirun -n 4 dptrain), or alone for one \
             process without MPI (dptrain --debug). See README.md.
             """,
-        subcommands: [Train.self, Prepare.self, Info.self, CommBench.self, Bench.self, Eval.self, Inspect.self, Sample.self, FillMask.self, Explain.self, Plot.self],
+        subcommands: [Train.self, Prepare.self, Info.self, CommBench.self, Bench.self, Eval.self, Inspect.self, Sample.self, FillMask.self, Explain.self, Plot.self, ImportHF.self, ExportHF.self],
         defaultSubcommand: Train.self)
 }

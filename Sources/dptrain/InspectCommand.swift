@@ -58,7 +58,7 @@ struct Inspect: ParsableCommand {
             rows.append(("world size", ["\(state.worldSize) rank\(state.worldSize == 1 ? "" : "s"); \(state.worldSize) × batch \(t.batch) × grad-accum \(t.gradAccum) × context \(c.context) = \(grouped(state.worldSize * t.batch * t.gradAccum * c.context)) tokens per step"]))
             rows.append(("model", [
                 "\(RunConfig.isSeedExample(c) ? "seed preset: " : "")\(c.layers) layer\(c.layers == 1 ? "" : "s"), \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize)",
-                "\(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.layerNorm ? "LayerNorm" : "no LayerNorm"), \(c.residual ? "residual" : "no residual"), \(c.positions == .none ? "no positions" : "\(c.positions.rawValue) positions"), loss over \(c.loss == .all ? "all positions" : "the last position")",
+                "\(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.attentionBias ? "attention biases, " : "")\(c.layerNorm ? "LayerNorm" : "no LayerNorm"), \(c.residual ? "residual" : "no residual"), \(c.positions == .none ? "no positions" : "\(c.positions.rawValue) positions"), loss over \(c.loss == .all ? "all positions" : "the last position")",
             ]))
             rows.append(("data", [state.data, "path: \(state.dataPath ?? (RunConfig.isSeedExample(c) ? "(the seed example)" : "(the built-in corpus)"))"]))
             let schedule = t.schedule == .cosine

@@ -18,8 +18,9 @@ struct Train: ParsableCommand {
             token × tokens/s ÷ the sgemm rate all ranks measure together at start-up.
 
             Settings apply in one order: the preset (or, with --resume, the checkpoint's \
-            settings), then --config FILE, then the flags; the result is checked once and \
-            written to OUT/config.json, which --config reads back.
+            settings; with --init-from, the checkpoint's model and its preset's defaults), then \
+            --config FILE, then the flags; the result is checked once and written to \
+            OUT/config.json, which --config reads back.
             """)
 
     @OptionGroup(title: "Data") var data: DataOptions
@@ -33,8 +34,12 @@ struct Train: ParsableCommand {
         // configuration, so that a bad setting is one line from rank 0 and exit status 64.
         let layers: [ConfigLayer], early: RunConfig?
         do {
+            if output.resume != nil && output.initFrom != nil {
+                throw ConfigError("--init-from starts a new run from a checkpoint's weights and --resume continues a run; give one of them.")
+            }
             layers = try settingLayers()
-            early = output.resume == nil ? try RunConfig.resolve(base: .defaults(Self.preset(layers)), layers: layers) : nil
+            let late = output.resume != nil || output.initFrom != nil  // resolved over the checkpoint, under MPI
+            early = late ? nil : try RunConfig.resolve(base: .defaults(Self.preset(layers)), layers: layers)
         } catch let error as ConfigError {
             throw CommandLineError(error.description)
         }
@@ -48,27 +53,37 @@ struct Train: ParsableCommand {
             let restore: Restore? = try output.resume.map { path in
                 try Restore.load(comm: comm, path: path == OutputOptions.latest ? nil : URL(fileURLWithPath: path), out: out)
             }
+            let initFrom: Restore? = try output.initFrom.map { path in
+                try Restore.load(comm: comm, path: URL(fileURLWithPath: path), out: out)
+            }
             // Every rank resolves the same settings over the same checkpoint, so they fail alike.
             var config: RunConfig
             do {
-                config = try early ?? RunConfig.resolve(base: .resuming(restore!.state), layers: layers, checkpoint: restore!.state)
+                if let restore {
+                    config = try RunConfig.resolve(base: .resuming(restore.state), layers: layers, checkpoint: restore.state)
+                } else if let initFrom {
+                    config = try RunConfig.resolve(base: .initializing(from: initFrom.state), layers: layers, initFrom: initFrom.state)
+                } else {
+                    config = early!
+                }
             } catch let error as ConfigError {
                 throw BadSettings(description: error.description)
             }
             let directory = try RunDirectory.prepare(comm: comm, out: out, resumingStep: restore?.state.step)
             var dataset = try Dataset.load(
                 comm: comm, data: config.data, valFraction: config.training.valFraction!, cacheDirectory: out.appendingPathComponent("cache"),
-                restore: restore, seedExample: config.preset == .seed)
+                restore: restore, seedExample: config.preset == .seed, initFrom: initFrom)
             // An encoder's vocabulary is the data's plus [MASK] (the last id).
             if config.model.architecture == .encoder { dataset = dataset.addingMaskToken() }
             try comm.collectively {
-                try config.adoptVocabulary(dataset.tokenizer.vocabSize, source: Self.vocabularySource(layers, restore: restore))
+                try config.adoptVocabulary(dataset.tokenizer.vocabSize, source: Self.vocabularySource(layers, restore: restore ?? initFrom))
                 try MemoryCheck.require(model: config.model, batch: config.training.batch, ranksOnHost: comm.localSize)
             }
 
             let console = Console(session: session, steps: config.training.steps, debug: config.training.debug, quiet: output.quiet)
             let trainer = try Trainer(
-                comm: comm, config: config, dataset: dataset, directory: directory, restore: restore, emit: console.show)
+                comm: comm, config: config, dataset: dataset, directory: directory, restore: restore, initFrom: initFrom,
+                emit: console.show)
             // Only now, with the replica built and the checkpoint applied, is metrics.jsonl cut back or started.
             try comm.collectively { try directory?.openLogs(keepingStepsUpTo: restore?.state.step, hostname: comm.hostname) }
             try directory?.writeConfig(config)

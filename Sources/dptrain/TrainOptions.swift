@@ -54,7 +54,7 @@ extension Preset: ExpressibleByArgument {}
 /// in TrainingOptions, so that `--dim -5` reaches validation and its one sentence instead of
 /// being taken for an unknown flag "-5".
 struct ModelOptions: ParsableArguments {
-    @Option(help: "gpt (GPT-2 style) or seed (the seed example). (default: gpt)")
+    @Option(help: "gpt (GPT-2 style), gpt2 (GPT-2 exactly: attention biases too; GPT-2 small's 12 layers, 12 heads, dim 768, context 1024 and batch 1 unless given) or seed (the seed example). (default: gpt)")
     var preset: Preset?
     @Option(parsing: .unconditional, help: "Transformer blocks. (default: 4)") var layers: Int?
     @Option(parsing: .unconditional, help: "Attention heads; must divide --dim. (default: 4)") var heads: Int?
@@ -169,6 +169,11 @@ struct OutputOptions: ParsableArguments {
         "Continue from a checkpoint: --resume alone takes OUT's newest valid one; --resume PATH a checkpoint directory or another OUT.",
         valueName: "path"))
     var resume: String?
+
+    @Option(help: ArgumentHelp(
+        "Start a new run from a checkpoint's weights (dptrain import-hf writes one; a checkpoint directory or another run's OUT), not its optimizer state, step or data position: the model's shape and tokenizer are the checkpoint's, and --data is tokenized with that tokenizer.",
+        valueName: "path"))
+    var initFrom: String?
 
     @Flag(help: "Print only warnings, errors and the final line (no step lines or progress).")
     var quiet = false

@@ -7,7 +7,7 @@ import Testing
 @Suite struct MaskingTests {
     static let text = "to be or not to be, that is the question\n"
 
-    @Test(arguments: TokenizerKind.allCases)
+    @Test(arguments: TokenizerKind.trainable)
     func theMaskTokenIsTheNextIdAndTheTokenizerJSONRecordsIt(kind: TokenizerKind) throws {
         let base = try Tokenizers.train(kind, on: Self.text, vocabSize: kind == .bpe ? 270 : nil)
         let tokenizer = MaskTokenizer(base: base)
@@ -26,6 +26,21 @@ import Testing
         let loaded = try Tokenizers.load(json: tokenizer.jsonData())
         #expect(loaded.maskToken == tokenizer.maskToken && loaded.vocabSize == tokenizer.vocabSize)
         #expect(try loaded.withoutMask.jsonData() == base.jsonData())
+    }
+
+    /// A Hugging Face tokenizer.json (no "kind") carries the mask the same way.
+    @Test func aHuggingFaceTokenizerCarriesTheMaskToo() throws {
+        let base = try Tokenizers.loadHuggingFace(directory: HFFixtures.directory)
+        let tokenizer = MaskTokenizer(base: base)
+        let tokens = try tokenizer.encode("to be or [MASK] to be")
+        #expect(tokens == (try base.encode("to be or ")) + [Int32(base.vocabSize)] + (try base.encode(" to be")))
+        let loaded = try Tokenizers.load(json: tokenizer.jsonData())
+        #expect(loaded.kind == .huggingface && loaded.maskToken == Int32(base.vocabSize))
+        #expect(try normalizedJSONForTest(loaded.withoutMask.jsonData()) == normalizedJSONForTest(base.jsonData()))
+    }
+
+    private func normalizedJSONForTest(_ data: Data) throws -> Data {
+        try JSONSerialization.data(withJSONObject: JSONSerialization.jsonObject(with: data), options: [.sortedKeys])
     }
 
     @Test func aTokenizerJSONWithAnotherMaskTokenIsRefused() throws {

@@ -97,6 +97,35 @@ func configsWrittenBeforePositionsDecodeAsBefore(_ learned: Bool, _ positions: P
     #expect(seed.count == 16 + 4 * 16 + 32 + 8 + 32 + 4 + 16)
 }
 
+/// The gpt2 preset is the gpt wiring plus four attention biases per block, [C] each, zero at
+/// initialization and without weight decay, after the block's wo; configs without the key decode
+/// as false.
+@Test func gpt2AddsAttentionBiasesAfterTheProjections() throws {
+    let (V, T, C, L) = (11, 8, 16, 2)
+    let gpt = ModelConfig.gpt(vocabSize: V, context: T, dim: C, heads: 4, layers: L)
+    let gpt2 = ModelConfig.gpt2(vocabSize: V, context: T, dim: C, heads: 4, layers: L)
+    var expected = gpt
+    expected.attentionBias = true
+    #expect(gpt2 == expected && !gpt.attentionBias)
+    let layout = ParameterLayout(config: gpt2)
+    let block = layout.tensors.filter { $0.name.hasPrefix("blocks.1.") }.map(\.name)
+    #expect(block == ["ln1.weight", "ln1.bias", "attn.wq", "attn.wk", "attn.wv", "attn.wo", "attn.bq", "attn.bk", "attn.bv",
+                      "attn.bo", "ln2.weight", "ln2.bias", "ffn.w1", "ffn.b1", "ffn.w2", "ffn.b2"].map { "blocks.1." + $0 })
+    for name in ["bq", "bk", "bv", "bo"] {
+        let spec = try #require(layout["blocks.0.attn." + name])
+        #expect(spec.shape == [C] && spec.initializer == .zeros && !spec.decay)
+    }
+    #expect(gpt2.parameterCount == gpt.parameterCount + L * 4 * C)
+    let json = String(data: try JSONEncoder().encode(gpt2), encoding: .utf8)!
+    #expect(json.contains("\"attention_bias\":true"))
+    #expect(try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) == gpt2)
+    // A config written before the key (the key removed) decodes without biases.
+    var object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    #expect(object.removeValue(forKey: "attention_bias") as? Bool == true)
+    let old = try JSONSerialization.data(withJSONObject: object)
+    #expect(try JSONDecoder().decode(ModelConfig.self, from: old) == gpt)
+}
+
 /// The initializer: normal(0, 0.02) for matrices and embeddings, 0.02/√(2L) for wo and w2,
 /// LayerNorm weights 1 and biases 0. Sample std within 5% (≥ 4096 samples: the std of a sample
 /// std is ~1.1%), mean within 4 standard errors.

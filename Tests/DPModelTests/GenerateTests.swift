@@ -5,7 +5,8 @@ import Testing
 /// The KV-cache inference path and generation: the cached logits must be `forwardLogits`' on the
 /// same tokens, and generation must be deterministic for a seed.
 struct GenerateTests {
-    /// Small models of every wiring the cache must handle: gpt tied/untied × gelu/relu, and the seed.
+    /// Small models of every wiring the cache must handle: gpt tied/untied × gelu/relu, gpt2's
+    /// attention biases, and the seed.
     static let configs: [ModelConfig] = {
         func gpt(tied: Bool, _ activation: Activation) -> ModelConfig {
             var c = ModelConfig.gpt(vocabSize: 11, context: 8, dim: 16, heads: 4, layers: 2)
@@ -16,7 +17,8 @@ struct GenerateTests {
         var seedSinusoidal = ModelConfig.seed.with(positions: .sinusoidal)
         seedSinusoidal.context = 5
         return [gpt(tied: true, .gelu), gpt(tied: false, .gelu), gpt(tied: true, .relu), gpt(tied: false, .relu), .seed,
-                gpt(tied: true, .gelu).with(positions: .sinusoidal), gpt(tied: false, .relu).with(positions: .none), seedSinusoidal]
+                gpt(tied: true, .gelu).with(positions: .sinusoidal), gpt(tied: false, .relu).with(positions: .none), seedSinusoidal,
+                .gpt2(vocabSize: 11, context: 8, dim: 16, heads: 4, layers: 2)]
     }()
 
     static func model(_ config: ModelConfig, seed: UInt64 = 7) throws -> Model {

@@ -17,6 +17,7 @@ let readinessCases: [GradientCase] = [
     GradientCase(name: "gpt untied, no residuals", config: gptVariant(tied: false, layerNorm: true, residual: false), B: 2, T: 6),
     GradientCase(name: "gpt tied, neither, last", config: gptVariant(tied: true, layerNorm: false, residual: false, loss: .last), B: 3, T: 5),
     GradientCase(name: "seed", config: .seed, B: 3, T: 2),
+    GradientCase(name: "gpt2 (attention biases)", config: smallGPT2(tied: true, loss: .all), B: 2, T: 8),
 ]
 
 /// `backward(gradientsReady:)`: every range it reports final is final, bit for bit (a snapshot of

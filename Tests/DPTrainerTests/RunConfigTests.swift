@@ -119,6 +119,19 @@ import Testing
                 == "config.json's model.vocab_size is 300, but the data's tokenizer has 65 tokens.")
     }
 
+    /// --preset gpt2: GPT-2 small's shape with attention biases and batch 1 unless the flags say
+    /// otherwise; a gpt2 checkpoint resumes as the gpt2 preset.
+    @Test func theGPT2PresetIsGPT2SmallWithAttentionBiases() throws {
+        let small = try RunConfig.resolve(base: .defaults(.gpt2), layers: [flags([("preset", .text("gpt2"))])])
+        #expect(small.preset == .gpt2 && small.model == .gpt2(vocabSize: 0, context: 1024, dim: 768, heads: 12, layers: 12))
+        #expect(small.training.batch == 1 && small.training.learningRate == 6e-4 && small.training.beta2 == 0.95)
+        let tiny = try RunConfig.resolve(base: .defaults(.gpt2), layers: [flags([
+            ("model.dim", .number("32")), ("model.heads", .number("2")), ("model.layers", .number("2")), ("model.context", .number("16")),
+        ])])
+        #expect(tiny.model == .gpt2(vocabSize: 0, context: 16, dim: 32, heads: 2, layers: 2))
+        #expect(Preset(of: tiny.model) == .gpt2 && Preset(of: RunConfig.defaults(.gpt).model) == .gpt && Preset(of: .seed) == .seed)
+    }
+
     @Test func theSeedPresetsModelIsFixed() throws {
         let seed = try RunConfig.resolve(base: .defaults(.seed), layers: [flags([("training.steps", .number("50"))])])
         #expect(seed.model == .seed && seed.training.optimizer == .sgd && seed.training.steps == 50)

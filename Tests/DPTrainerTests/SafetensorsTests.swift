@@ -63,6 +63,30 @@ private func rawFile(header: String, dataBytes: Int, headerLength: UInt64? = nil
         #expect(try Safetensors.decode(data).metadata == ["config": #"{"C":4}"#])
     }
 
+    /// Hugging Face's half-precision checkpoints: F16 and BF16 widen exactly to F32.
+    @Test func readsF16AndBF16Exactly() throws {
+        let header = #"{"b":{"dtype":"BF16","shape":[3],"data_offsets":[12,18]},"h":{"dtype":"F16","shape":[6],"data_offsets":[0,12]}}"#
+        var data = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8))
+        // F16: 1, -2, 65504 (largest), 2^-24 (smallest subnormal), +inf, 0x3555 = 0.333251953125
+        // BF16: 1, -2, 0x4049 = 3.140625
+        for bits: UInt16 in [0x3C00, 0xC000, 0x7BFF, 0x0001, 0x7C00, 0x3555, 0x3F80, 0xC000, 0x4049] {
+            withUnsafeBytes(of: bits.littleEndian) { data.append(contentsOf: $0) }
+        }
+        let file = try Safetensors.decode(data)
+        #expect(file.dtype("h") == .f16 && file.dtype("b") == .bf16)
+        #expect(try file.values("h") == [1, -2, 65504, 0x1p-24, .infinity, 0.333251953125])
+        #expect(try file.values("b") == [1, -2, 3.140625])
+        #if !(os(macOS) && arch(x86_64))
+        // Every F16 bit pattern against Swift's own Float16 (NaNs compared as NaN).
+        for bits in 0...UInt16.max {
+            let want = Float(Float16(bitPattern: bits)), got = SafetensorsDType.float(half: bits)
+            #expect(want.isNaN ? got.isNaN : got.bitPattern == want.bitPattern, "F16 0x\(String(bits, radix: 16))")
+        }
+        #endif
+    }
+
     @Test func decodesASliceOfLargerData() throws {
         let file = encodeSafetensors([("w", [3], [1, 2, 3])])
         let padded = Data([9, 9, 9]) + file
@@ -76,7 +100,8 @@ private func rawFile(header: String, dataBytes: Int, headerLength: UInt64? = nil
         ("header length beyond the limit", rawFile(header: "{}", dataBytes: 0, headerLength: UInt64.max), "exceeds"),
         ("not JSON", rawFile(header: #"{"w": {"dtype": "F32", "#, dataBytes: 0), "not valid JSON"),
         ("not an object", rawFile(header: "[1, 2]", dataBytes: 0), "does not start with '{'"),
-        ("wrong dtype", rawFile(header: #"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, dataBytes: 4), "dtype F16; only F32"),
+        ("wrong dtype", rawFile(header: #"{"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#, dataBytes: 16), "dtype F64; only F32, F16 and BF16"),
+        ("F16 size mismatch", rawFile(header: #"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 8), "4 bytes as F16, but data_offsets [0, 8] span 8"),
         ("offsets out of range", rawFile(header: #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, dataBytes: 8), "beyond the 8-byte data section"),
         ("reversed offsets", rawFile(header: #"{"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, dataBytes: 8), "begin <= end"),
         ("size mismatch", rawFile(header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8), "12 bytes as F32, but data_offsets [0, 8] span 8"),

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The safetensors file format (https://github.com/huggingface/safetensors), F32 tensors only.
+/// The safetensors file format (https://github.com/huggingface/safetensors): dptrain writes F32;
+/// it reads F32, F16 and BF16 (Hugging Face checkpoints are often half precision), widening to F32.
 ///
 /// Layout: 8 bytes little-endian header length N, N bytes of UTF-8 JSON header, then the data
 /// section. The header maps each tensor name to `{"dtype":"F32","shape":[…],"data_offsets":[b,e]}`
@@ -94,8 +95,8 @@ public enum Safetensors {
         var tensors: [String: SafetensorsFile.Entry] = [:]
         for entry in parsed.entries {
             let name = entry.name
-            guard entry.dtype == "F32" else {
-                throw SafetensorsError("tensor \"\(name)\" has dtype \(entry.dtype); only F32 is supported")
+            guard let dtype = SafetensorsDType(rawValue: entry.dtype) else {
+                throw SafetensorsError("tensor \"\(name)\" has dtype \(entry.dtype); only F32, F16 and BF16 are supported")
             }
             guard entry.shape.allSatisfy({ $0 >= 0 }) else {
                 throw SafetensorsError("tensor \"\(name)\" has a negative dimension in shape \(entry.shape)")
@@ -103,7 +104,7 @@ public enum Safetensors {
             var count = 1
             for dim in entry.shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow, product <= Int.max / 4 else {
+                guard !overflow, product <= Int.max / dtype.size else {
                     throw SafetensorsError("tensor \"\(name)\" has shape \(entry.shape), too large to address")
                 }
                 count = product
@@ -118,10 +119,10 @@ public enum Safetensors {
             guard end <= dataSize else {
                 throw SafetensorsError("tensor \"\(name)\" has data_offsets [\(begin), \(end)] beyond the \(dataSize)-byte data section (truncated?)")
             }
-            guard end - begin == count * 4 else {
-                throw SafetensorsError("tensor \"\(name)\" has shape \(entry.shape), \(count * 4) bytes as F32, but data_offsets [\(begin), \(end)] span \(end - begin) bytes")
+            guard end - begin == count * dtype.size else {
+                throw SafetensorsError("tensor \"\(name)\" has shape \(entry.shape), \(count * dtype.size) bytes as \(dtype.rawValue), but data_offsets [\(begin), \(end)] span \(end - begin) bytes")
             }
-            tensors[name] = SafetensorsFile.Entry(shape: entry.shape, byteRange: dataStart + begin..<dataStart + end)
+            tensors[name] = SafetensorsFile.Entry(shape: entry.shape, dtype: dtype, byteRange: dataStart + begin..<dataStart + end)
         }
 
         // The tensors must tile the data section: sorted by offset, each begins where the last ended.
@@ -150,6 +151,36 @@ public enum Safetensors {
         encoder.outputFormatting = [.withoutEscapingSlashes]
         // Encoding a String cannot fail.
         return String(decoding: try! encoder.encode(s), as: UTF8.self)
+    }
+}
+
+/// The element types dptrain reads. Values are little-endian; F16 and BF16 widen exactly to F32.
+public enum SafetensorsDType: String, Sendable {
+    /// IEEE 754 binary32.
+    case f32 = "F32"
+    /// IEEE 754 binary16: 1 sign, 5 exponent, 10 fraction bits.
+    case f16 = "F16"
+    /// bfloat16: the top 16 bits of a binary32.
+    case bf16 = "BF16"
+
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 2 }
+
+    /// The binary32 value of one F16 bit pattern, exactly (subnormals, infinities and NaN too).
+    static func float(half h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exponent = Int((h >> 10) & 0x1F)
+        let fraction = UInt32(h & 0x3FF)
+        switch exponent {
+        case 0:
+            // ±0 or a subnormal: fraction · 2^-24.
+            let magnitude = Float(fraction) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        case 31:
+            return Float(bitPattern: sign | 0x7F80_0000 | (fraction << 13))
+        default:
+            return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (fraction << 13))
+        }
     }
 }
 

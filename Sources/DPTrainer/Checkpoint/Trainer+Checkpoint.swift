@@ -75,10 +75,7 @@ extension Trainer {
 
     /// model.safetensors: every tensor by its DESIGN.md §3 name, and the model config as metadata.
     func encodeModel() -> Data {
-        let views = model.layout.tensors.map { spec in
-            TensorView(name: spec.name, shape: spec.shape, values: UnsafeBufferPointer(rebasing: model.parameters[spec.range]))
-        }
-        return Safetensors.encode(views, metadata: ["config": modelConfigJSON(), "format": "dptrain"])
+        Safetensors.encodeModel(model.config, layout: model.layout, parameters: UnsafeBufferPointer(model.parameters))
     }
 
     /// optimizer.safetensors: "m.<name>" and "v.<name>" for AdamW ("momentum.<name>" for SGD).
@@ -93,11 +90,5 @@ extension Trainer {
             }
         }
         return Safetensors.encode(views, metadata: ["optimizer": config.optimizer.rawValue, "step": String(step)])
-    }
-
-    func modelConfigJSON() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(model.config)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }

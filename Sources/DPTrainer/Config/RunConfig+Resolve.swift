@@ -82,6 +82,7 @@ extension RunConfig {
         .value("model.loss", "--loss", \.model.loss),
         .value("model.init", "the model's init", \.model.initialization),
         .value("model.architecture", "--architecture", \.model.architecture),
+        .value("model.attention_bias", "the model's attention_bias", \.model.attentionBias),
         .value("training.batch", "--batch", \.training.batch),
         .value("training.grad_accum", "--grad-accum", \.training.gradAccum),
         .value("training.steps", "--steps", \.training.steps),
@@ -141,8 +142,10 @@ extension RunConfig {
     /// - Parameters:
     ///   - checkpoint: the checkpoint being resumed (its model is fixed: a setting that contradicts
     ///     it is an error, as is --steps below its step).
+    ///   - initFrom: the checkpoint a new run starts from (`--init-from`): its model is fixed too.
     /// - Throws: `ConfigError`, one sentence naming the flag or file key and the value it is compared with.
-    public static func resolve(base: RunConfig, layers: [ConfigLayer], checkpoint: CheckpointState? = nil) throws -> RunConfig {
+    public static func resolve(base: RunConfig, layers: [ConfigLayer], checkpoint: CheckpointState? = nil,
+                               initFrom: CheckpointState? = nil) throws -> RunConfig {
         var config = base
         var given: [String: ConfigLayer.Entry] = [:]
         for layer in layers {
@@ -160,12 +163,13 @@ extension RunConfig {
         // The model is fixed by a checkpoint being resumed, and by the seed preset.
         let fixed: (model: ModelConfig, what: String, remedy: String)? =
             if let checkpoint { (checkpoint.model, "the checkpoint's", "drop the flag to resume, or start a new run with another --out") }
+            else if let initFrom { (initFrom.model, "the --init-from checkpoint's", "drop the flag: --init-from takes the model's shape from the checkpoint") }
             else if config.preset == .seed { (ModelConfig.seed.with(positions: config.model.positions), "the seed preset's",
                                              "the seed example's model is fixed but for --positions: drop the flag, or use --preset gpt") }
             else { nil }
         if let fixed {
-            let want = RunConfig(preset: RunConfig.isSeedExample(fixed.model) ? .seed : .gpt, model: fixed.model, training: config.training)
-            for key in ["preset"] + (checkpoint == nil ? seedKeys : modelKeys) {
+            let want = RunConfig(preset: Preset(of: fixed.model), model: fixed.model, training: config.training)
+            for key in ["preset"] + (checkpoint == nil && initFrom == nil ? seedKeys : modelKeys) {
                 let setting = setting(key)!
                 if let entry = given[key], setting.current(config) != setting.current(want) {
                     throw ConfigError("\(entry.source) \(setting.current(config)) contradicts \(fixed.what) \(setting.current(want)); \(fixed.remedy).")

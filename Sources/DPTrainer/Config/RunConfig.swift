@@ -6,6 +6,10 @@ import DPModel
 public enum Preset: String, Codable, Sendable, CaseIterable {
     /// GPT-2 style: pre-LN, residuals, learned positions, GELU, tied embeddings, FFN = 4·dim, AdamW.
     case gpt
+    /// GPT-2 exactly (`ModelConfig.gpt2`): the gpt wiring plus attention's q, k, v and output
+    /// biases; GPT-2 small's shape (12 layers, 12 heads, dim 768, context 1024) unless the flags, a
+    /// config file or an `--init-from` checkpoint give another; batch 1 (`TrainingConfig.gpt2Defaults`).
+    case gpt2
     /// The seed example: 4 words, dim 4, 2 heads, FFN 4→8→4, ReLU, last-token loss, plain SGD.
     case seed
 }
@@ -142,6 +146,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case .gpt:
             return RunConfig(preset: .gpt, model: .gpt(vocabSize: 0, context: 64, dim: 128, heads: 4, layers: 4),
                              training: TrainingConfig())
+        case .gpt2:
+            return RunConfig(preset: .gpt2, model: .gpt2(vocabSize: 0, context: 1024, dim: 768, heads: 12, layers: 12),
+                             training: .gpt2Defaults)
         case .seed:
             return RunConfig(preset: .seed, model: .seed, training: .seedDefaults)
         }
@@ -154,9 +161,28 @@ public struct RunConfig: Codable, Sendable, Equatable {
         training.valFraction = training.valFraction ?? 0.1
         training.debug = false  // a choice of this invocation, as --debug says
         return RunConfig(
-            preset: isSeedExample(state.model) ? .seed : .gpt, model: state.model, training: training,
+            preset: Preset(of: state.model), model: state.model, training: training,
             data: state.dataConfig ?? DataConfig(path: state.dataPath),
             parallel: state.parallel?.recorded ?? ParallelConfig())
+    }
+}
+
+extension RunConfig {
+    /// The base of a new run that starts from a checkpoint's weights (`--init-from`): the model
+    /// (shape and vocabulary) is the checkpoint's and fixed; training, data and parallel settings
+    /// are the defaults of the model's preset, not the checkpoint's — a new run, not a resumed one.
+    public static func initializing(from state: CheckpointState) -> RunConfig {
+        var config = defaults(Preset(of: state.model))
+        config.model = state.model
+        return config
+    }
+}
+
+extension Preset {
+    /// The preset a model belongs to: seed for the seed example's, gpt2 for one with attention
+    /// biases, gpt otherwise.
+    public init(of model: ModelConfig) {
+        self = RunConfig.isSeedExample(model) ? .seed : model.attentionBias ? .gpt2 : .gpt
     }
 }
 

@@ -29,9 +29,11 @@ extension Dataset {
     ///     built-in corpus), `--tokenizer`, `--vocab-size` (nil: the checkpoint's, else the
     ///     defaults), `--data-from-rank0`.
     ///   - cacheDirectory: where a text file's tokens are cached (OUT/cache).
+    ///   - initFrom: the checkpoint a new run starts from (`--init-from`): a text is encoded with
+    ///     its tokenizer, and a prepared directory's or shards' tokenizer must equal it.
     public static func load(
         comm: any Communicator, data: DataConfig, valFraction: Double,
-        cacheDirectory: URL, restore: Restore?, seedExample: Bool
+        cacheDirectory: URL, restore: Restore?, seedExample: Bool, initFrom: Restore? = nil
     ) throws -> Dataset {
         if seedExample || (restore != nil && restore?.state.model == ModelConfig.seed) {
             return Dataset.seedExample()
@@ -44,9 +46,15 @@ extension Dataset {
         let restoredJSON = try restoredTokenizer.map { try $0.withoutMask.jsonData() }
         // A Hugging Face tokenizer cannot be trained again from the text: the checkpoint's own tokenizes it.
         let fixed = data.tokenizer == nil ? restoredTokenizer.flatMap { $0.kind == .huggingface ? $0.withoutMask : nil } : nil
+        // --init-from: the checkpoint's tokenizer encodes the text, whatever its kind.
+        let initTokenizer = try comm.collectively { try initFrom.map { try Tokenizers.load(json: $0.tokenizerJSON).withoutMask } }
+        let given = initTokenizer ?? fixed
         func checkTokenizer(_ tokenizer: any Tokenizer) throws {
             if let restore, let restoredJSON, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(restoredJSON) {
                 throw ConfigError("the tokenizer built from the data differs from the checkpoint's (\(restore.directory)); resume with the data and --tokenizer the run was started with.")
+            }
+            if let initFrom, let initTokenizer, try normalizedJSON(tokenizer.jsonData()) != normalizedJSON(initTokenizer.jsonData()) {
+                throw ConfigError("the data's tokenizer.json differs from the tokenizer of the --init-from checkpoint (\(initFrom.directory)); give --data a text file, which is tokenized with the checkpoint's tokenizer, or token files made with it.")
             }
         }
 
@@ -54,7 +62,7 @@ extension Dataset {
             let loaded = try comm.collectively { () throws -> Dataset? in
                 guard comm.rank == 0 else { return nil }
                 let dataset = try Dataset.load(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                               cacheDirectory: cacheDirectory, using: fixed)
+                                               cacheDirectory: cacheDirectory, using: given)
                 try checkTokenizer(dataset.tokenizer)
                 return dataset
             }
@@ -65,7 +73,7 @@ extension Dataset {
         let found = try comm.collectively { () throws -> DataFiles? in
             guard comm.rank == 0 else { return nil }
             return try Dataset.dataFiles(path: path, tokenizer: kind, vocabSize: vocabSize, valFraction: valFraction,
-                                         cacheDirectory: cacheDirectory, using: fixed)
+                                         cacheDirectory: cacheDirectory, using: given)
         }
         let rank0Files = try JSONDecoder().decode(
             DataFiles.self, from: Data(comm.broadcast(bytes: comm.rank == 0 ? [UInt8](JSONEncoder().encode(found!)) : [], root: 0)))

@@ -16,6 +16,8 @@ public final class Trainer {
     /// The training settings: batch, optimizer, schedule, cadence.
     public var config: TrainingConfig { runConfig.training }
     let dataset: Dataset
+    /// The checkpoint whose weights a new run started from (`--init-from`), for the banner.
+    let initializedFrom: String?
     /// OUT on rank 0; nil on the other ranks and for benchmarks, which write no files at all.
     let directory: RunDirectory?
     let emit: (TrainerEvent) -> Void
@@ -65,13 +67,16 @@ public final class Trainer {
     ///   - directory: OUT on rank 0 (`RunDirectory.prepare`; its logs are opened before `run`); nil on
     ///     the other ranks, and everywhere for a benchmark (then only `benchmark` is meaningful).
     ///   - restore: a checkpoint to continue from, or nil for a new run.
+    ///   - initFrom: for a new run, a checkpoint whose weights it starts from (`--init-from`;
+    ///     not its optimizer state, step or data position); nil: initialized from the seed.
     public init(
         comm: any Communicator, config: RunConfig, dataset: Dataset, directory: RunDirectory?, restore: Restore?,
-        emit: @escaping (TrainerEvent) -> Void
+        initFrom: Restore? = nil, emit: @escaping (TrainerEvent) -> Void
     ) throws {
         self.comm = comm
         self.runConfig = config
         self.dataset = dataset
+        self.initializedFrom = initFrom?.directory
         self.directory = directory
         self.emit = emit
         let training = config.training
@@ -106,6 +111,8 @@ public final class Trainer {
 
         if let restore {
             try apply(restore)
+        } else if let initFrom {
+            try comm.collectively { try initFrom.loadWeights(into: model) }
         } else {
             model.initializeParameters(seed: training.seed)
         }
@@ -324,7 +331,8 @@ public final class Trainer {
             worldSize: comm.size, mpi: comm.libraryVersion, hosts: order.map { "\($0): \(counts[$0]!) rank\(counts[$0]! == 1 ? "" : "s")" },
             threadsPerRank: BLAS.threads, blasKernel: BLAS.coreName, parameters: model.layout.count,
             tokensPerStep: tokensPerStep, data: dataset.summary, tokenizer: "\(dataset.tokenizer.kind.rawValue) (\(dataset.tokenizer.vocabSize) tokens)",
-            model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.architecture == .encoder ? "encoder (bidirectional), loss over the masked positions" : "loss over \(c.loss == .all ? "all positions" : "the last position")")",
+            model: "\(c.layers) layers, \(c.heads) heads, dim \(c.dim), ffn \(c.ffnDim), context \(c.context), vocab \(c.vocabSize), \(c.activation.rawValue), \(c.tiedEmbeddings ? "tied" : "untied") embeddings, \(c.architecture == .encoder ? "encoder (bidirectional), loss over the masked positions" : "\(c.attentionBias ? "attention biases, " : "")loss over \(c.loss == .all ? "all positions" : "the last position")")"
+                + (initializedFrom.map { ", weights from \($0) (--init-from)" } ?? ""),
             peakGFLOPS: peakFLOPS / 1e9)
     }
 }
