@@ -6,6 +6,8 @@ FFN 4·dim with biases and GELU (tanh), LayerNorms with biases, a final LayerNor
 embeddings; AdamW (decay on matrices and embeddings only), clip of the global norm, eager mode.
 
   bench:  torch_reference.py --threads 2 --batch 12 --steps 20            (one JSON line)
+          torch_reference.py --attention-bias ...   (biases on Q/K/V/O: dptrain's gpt2 preset)
+          torch_reference.py --hf-gpt2 ...          (transformers' GPT2LMHeadModel of that shape)
           torch_reference.py --ddp 2 --threads 1 --batch 6 --steps 20     (DDP, gloo, 2 processes)
   train:  torch_reference.py --data tinyshakespeare.txt --train-steps 2000 --batch 12 ...
           (char tokenizer, last 10% val, cosine lr with warmup; prints val loss and wall seconds)
@@ -25,14 +27,14 @@ import torch.nn.functional as F
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads, ffn):
+    def __init__(self, dim, heads, ffn, bias):
         super().__init__()
         self.heads = heads
         self.ln1 = nn.LayerNorm(dim)
-        self.wq = nn.Linear(dim, dim, bias=False)
-        self.wk = nn.Linear(dim, dim, bias=False)
-        self.wv = nn.Linear(dim, dim, bias=False)
-        self.wo = nn.Linear(dim, dim, bias=False)
+        self.wq = nn.Linear(dim, dim, bias=bias)
+        self.wk = nn.Linear(dim, dim, bias=bias)
+        self.wv = nn.Linear(dim, dim, bias=bias)
+        self.wo = nn.Linear(dim, dim, bias=bias)
         self.ln2 = nn.LayerNorm(dim)
         self.w1 = nn.Linear(dim, ffn)
         self.w2 = nn.Linear(ffn, dim)
@@ -47,11 +49,11 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, context, dim, heads, layers, ffn):
+    def __init__(self, vocab, context, dim, heads, layers, ffn, bias=False):
         super().__init__()
         self.tok = nn.Embedding(vocab, dim)
         self.pos = nn.Embedding(context, dim)
-        self.blocks = nn.ModuleList(Block(dim, heads, ffn) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(dim, heads, ffn, bias) for _ in range(layers))
         self.ln_f = nn.LayerNorm(dim)
         for name, p in self.named_parameters():
             if p.dim() == 2:
@@ -63,6 +65,22 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x)
         logits = self.ln_f(x) @ self.tok.weight.t()
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
+class HFGPT2(nn.Module):
+    """transformers' own GPT2LMHeadModel of the same shape (its default attention), loss as GPT above."""
+
+    def __init__(self, vocab, context, dim, heads, layers):
+        super().__init__()
+        from transformers import GPT2Config, GPT2LMHeadModel
+        config = GPT2Config(vocab_size=vocab, n_positions=context, n_embd=dim, n_layer=layers, n_head=heads,
+                            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                            bos_token_id=vocab - 1, eos_token_id=vocab - 1)
+        self.model = GPT2LMHeadModel(config)
+
+    def forward(self, idx, targets):
+        logits = self.model(input_ids=idx).logits
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
@@ -86,7 +104,10 @@ def run(rank, a):
     world = a.ddp or 1
     if a.ddp:
         torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
-    model = GPT(a.vocab_size, a.context, a.dim, a.heads, a.layers, 4 * a.dim)
+    if a.hf_gpt2:
+        model = HFGPT2(a.vocab_size, a.context, a.dim, a.heads, a.layers)
+    else:
+        model = GPT(a.vocab_size, a.context, a.dim, a.heads, a.layers, 4 * a.dim, bias=a.attention_bias)
     net = nn.parallel.DistributedDataParallel(model) if a.ddp else model
     optimizer = make_optimizer(model, a)
     params = sum(p.numel() for p in model.parameters())
@@ -152,6 +173,7 @@ def run(rank, a):
                           "tokens_per_step": tokens, "ms_per_step": ms, "ms_min": min(times), "ms_max": max(times),
                           "tokens_per_s": tokens / ms * 1000, "flops_per_token": flops_per_token, "loss": loss.item(),
                           "peak_rss_mb": [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024],
+                          "model": "transformers GPT2LMHeadModel" if a.hf_gpt2 else "reference",
                           "torch": torch.__version__}))
 
 
@@ -166,6 +188,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ddp", type=int, default=0, help="processes of DistributedDataParallel over gloo (0: none)")
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--attention-bias", action="store_true", help="biases on Q, K, V and O (dptrain's gpt2 preset)")
+    p.add_argument("--hf-gpt2", action="store_true", help="time transformers' GPT2LMHeadModel instead")
     p.add_argument("--warm-up", type=int, default=3)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
