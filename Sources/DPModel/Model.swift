@@ -76,7 +76,8 @@ public final class Model {
 
     /// Block l's tensors are the contiguous range from blocks[l].start to blocks[l+1].start (or
     /// head), in the layout order tok_embedding, pos_embedding, blocks 0..<L, ln_f, lm_head; within
-    /// a block ln1, wq, wk, wv, wo, ln2, w1, b1, w2, b2, which its backward finishes from the end.
+    /// a block ln1, wq, wk, wv, wo, [bq, bk, bv, bo,] ln2, w1, b1, w2, b2, which its backward
+    /// finishes from the end.
     private static func frontiers(_ layout: ParameterLayout, layers: Int) -> (blocks: [BlockFrontiers], head: Int) {
         let blocks = (0..<layers).map { l in
             let p = "blocks.\(l)."
@@ -84,7 +85,9 @@ public final class Model {
             return BlockFrontiers(
                 w2: layout[p + "ffn.w2"]!.offset, w1: layout[p + "ffn.w1"]!.offset,
                 ln2: layout[p + "ln2.weight"]?.offset ?? layout[p + "ffn.w1"]!.offset,
-                wo: layout[p + "attn.wo"]!.offset, wq: layout[p + "attn.wq"]!.offset, start: start)
+                // With attention biases bq, bk, bv (after wo in the layout) are final only with wq,
+                // so what wo's backward finishes from the end starts at bo.
+                wo: (layout[p + "attn.bo"] ?? layout[p + "attn.wo"]!).offset, wq: layout[p + "attn.wq"]!.offset, start: start)
         }
         let head = layout.tensors.filter { $0.name.hasPrefix("blocks.") }.map(\.range.upperBound).max()!
         return (blocks, head)

@@ -51,6 +51,15 @@ public struct MaskTokenizer: Tokenizer {
         return out + base.decode(run)
     }
 
+    /// `json` (a tokenizer's JSON object with the mask's key) without that key: the base's JSON.
+    static func removingKey(from json: Data) throws -> Data {
+        guard var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] else {
+            throw DataError.invalidTokenizerJSON("it is not a JSON object")
+        }
+        object[jsonKey] = nil
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    }
+
     public func jsonData() throws -> Data {
         guard var object = try JSONSerialization.jsonObject(with: base.jsonData()) as? [String: Any] else {
             throw DataError.invalidTokenizerJSON("the \(kind.rawValue) tokenizer's JSON is not an object")

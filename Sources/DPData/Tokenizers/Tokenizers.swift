@@ -55,7 +55,8 @@ public enum Tokenizers {
                 throw DataError.invalidTokenizerJSON("it is not a JSON object with a \"kind\" (it has no \"kind\")")
             }
             do {
-                let base = try HuggingFaceTokenizer(parsing: json)
+                // The Hugging Face file itself is the JSON without the mask's key.
+                let base = try HuggingFaceTokenizer(parsing: header.mask_token == nil ? json : MaskTokenizer.removingKey(from: json))
                 return header.mask_token == nil ? base : MaskTokenizer(base: base)
             } catch let problem as HuggingFaceTokenizer.Problem {
                 throw DataError.invalidTokenizerJSON("it is a Hugging Face tokenizer.json, but \(problem.reason)")
