@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `dptrain prepare INPUT --tokenizer KIND [--vocab-size N] [--val-fraction F] --out DIR`
+/// `dptrain prepare INPUT --tokenizer KIND [--vocab-size N] [--val-fraction F] [--shard-tokens N] --out DIR`
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tokenize a text file into llm.c token files for --data.",
@@ -19,11 +19,16 @@ struct Prepare: ParsableCommand {
             DIR/tokenizer.json. Token files use \
             llm.c's format: a 256-int32 header (magic 20240520, version 1 for uint16 tokens or 2 \
             for uint32, token count), then the tokens. Prints the vocabulary size, the token \
-            counts, characters per token and the time taken. Pass DIR to --data to train on it.
+            counts, characters per token and the time taken. Pass DIR to --data to train on it. \
+            When the train or the val split holds more than --shard-tokens tokens (default 100 M, \
+            as FineWeb's shards), both are written as llm.c shards instead, DIR/data_train_NNNNNN.bin \
+            and DIR/data_val_NNNNNN.bin of at most that many tokens each, numbered from 0 so that \
+            name order is token order (--data finds them).
 
             Under mpirun -n N the ranks tokenize N byte ranges of the input at once (cut where \
-            no token can span the cut) and each writes its part as llm.c shards, \
-            DIR/data_train_RRRRRR.bin and DIR/data_val_RRRRRR.bin, whose tokens in name order are \
+            no token can span the cut) and each writes its part as llm.c shards of at most \
+            --shard-tokens tokens, DIR/data_train_NNNNNN.bin and DIR/data_val_NNNNNN.bin, numbered \
+            on from the shards of the ranks before it, whose tokens in name order are \
             exactly those of train.bin then val.bin from one process; DIR must be one directory \
             that every rank sees. On a terminal (or with --progress, as under mpirun, where standard error \
             is a pipe), rank 0 shows its progress on standard error.
@@ -41,8 +46,11 @@ struct Prepare: ParsableCommand {
     @Option(help: "The fraction of the tokens, taken from the end, that goes to val.bin.")
     var valFraction: Double = 0.1
 
-    @Option(help: "The directory to write train.bin, val.bin and tokenizer.json to; it is created if needed.")
+    @Option(help: "The directory to write train.bin, val.bin (or shards) and tokenizer.json to; it is created if needed.")
     var out: String
+
+    @Option(help: "The most tokens in one train or val file; a split above it is written as shards data_train_NNNNNN.bin, data_val_NNNNNN.bin.")
+    var shardTokens: Int = PreparedShards.defaultShardTokens
 
     @Flag(help: "Show progress on standard error even when it is not a terminal (under mpirun, where the ranks' standard error is a pipe to mpirun); without it, only on a terminal.")
     var progress = false
@@ -67,6 +75,9 @@ struct Prepare: ParsableCommand {
         guard valFraction >= 0 && valFraction < 1 else {
             throw ValidationError("--val-fraction must be at least 0 and below 1.")
         }
+        guard shardTokens >= 1 && shardTokens <= Int(Int32.max) else {
+            throw ValidationError("--shard-tokens must be between 1 and \(Int32.max) (the llm.c header's int32 token count); got \(shardTokens).")
+        }
     }
 
     func run() throws {
@@ -78,10 +89,10 @@ struct Prepare: ParsableCommand {
             defer { progress?.clear() }
             if session.comm.size == 1 {
                 summary = try prepareDataset(input: input, tokenizer: kind!, vocabSize: vocabSize, valFraction: valFraction,
-                                             out: out, progress: progress.map { line in { line.show($0) } })
+                                             out: out, shardTokens: shardTokens, progress: progress.map { line in { line.show($0) } })
             } else {
                 summary = try prepareCollectively(comm: session.comm, input: input, tokenizer: kind!, vocabSize: vocabSize,
-                                                  valFraction: valFraction, out: out, progress: progress.map { line in { line.show($0) } })
+                                                  valFraction: valFraction, out: out, shardTokens: shardTokens, progress: progress.map { line in { line.show($0) } })
             }
             progress?.clear()
             session.say(summary.description)

@@ -32,6 +32,7 @@ import Testing
         Case(name: "binary data file", arguments: { ["train", "--data", try $0.write("bytes.bin", Data([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28] + Array(repeating: 0x9f, count: 500)))] }, says: "is not UTF-8 text"),
         Case(name: "FIFO as data", arguments: { ["train", "--data", try $0.fifo("pipe")] }, says: "pipe: is a FIFO (a named pipe), not a regular file"),
         Case(name: "/dev/zero as data", arguments: { _ in ["train", "--data", "/dev/zero"] }, says: "/dev/zero: is a device, not a regular file"),
+        Case(name: "prepare with --shard-tokens 0", arguments: { ["prepare", try $0.write("small.txt", Data("hello world\n".utf8)), "--tokenizer", "char", "--out", $0.path("prepared-zero"), "--shard-tokens", "0"] }, says: "--shard-tokens must be between 1 and"),
         Case(name: "data directory without token files", arguments: { ["train", "--data", try $0.directory("nothing")] }, says: "holds neither train.bin nor llm.c shards (*_train_*.bin)"),
         Case(name: "data too short for one batch per rank", arguments: { ["train", "--data", try $0.write("short.txt", Data("hello world, hello\n".utf8))] }, says: "fewer than the 8 rows (2 × 4)"),
         Case(name: "token file with bad magic", arguments: { ["train", "--data", try $0.prepared { train, _ in train.overwrite(at: 0, int32: 1234) }] }, says: "has magic number 1234"),

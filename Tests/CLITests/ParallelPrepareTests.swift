@@ -53,6 +53,60 @@ import Testing
         }
     }
 
+    /// `--shard-tokens N` below a split's size: one process and 2 ranks write shards of at most N
+    /// tokens whose tokens in name order are the default run's train.bin and val.bin, and which
+    /// train; 0 is one sentence and exit 64.
+    @Test func shardTokensCutsTheSplitsIntoShardsOfAtMostN() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let root = try scratch(); defer { try? FileManager.default.removeItem(at: root) }
+        let input = root.appendingPathComponent("input.txt")
+        try Data(Self.text.utf8).write(to: input)
+        func prepare(_ ranks: Int, _ out: URL, _ extra: [String]) throws -> RunResult {
+            let command = ["prepare", input.path, "--tokenizer", "char", "--out", out.path, "--val-fraction", "0.15"] + extra
+            let result = ranks == 1 ? try Run.process(Run.product("dptrain"), command, timeout: 120)
+                                    : try Run.mpirun(ranks, Run.product("dptrain"), command, timeout: 120)
+            try #require(result.status == 0, "prepare on \(ranks) ranks failed (\(result.status)): \(result.stderr)")
+            return result
+        }
+        let plain = root.appendingPathComponent("plain")
+        _ = try prepare(1, plain, [])
+        let train = try Self.tokens([plain.appendingPathComponent("train.bin")]), val = try Self.tokens([plain.appendingPathComponent("val.bin")])
+        let n = 8_000  // several shards of each split
+        let trainShards = (train.count / 2 + n - 1) / n, valShards = (val.count / 2 + n - 1) / n  // uint16 tokens
+        #expect(trainShards > 2 && valShards > 1)
+        for ranks in [1, 2] {
+            let out = root.appendingPathComponent("sharded-\(ranks)")
+            let result = try prepare(ranks, out, ["--shard-tokens", String(n)])
+            let files = try #require(try DataFiles.find(out.path))
+            if ranks == 1 {
+                #expect(files.train.count == trainShards && files.val.count == valShards, "\(files.train.count) / \(files.val.count) shards")
+            } else {
+                #expect(files.train.count >= trainShards && files.train.count <= trainShards + 1 && files.val.count >= valShards)
+            }
+            #expect(result.stdout.contains("\(files.train.count) train shards") && result.stdout.contains("\(files.val.count) val shard"), "\(result.stdout)")
+            #expect(files.train.map(\.lastPathComponent) == (0..<files.train.count).map { String(format: "data_train_%06d.bin", $0) })
+            #expect(files.val.map(\.lastPathComponent) == (0..<files.val.count).map { String(format: "data_val_%06d.bin", $0) })
+            for file in files.train + files.val {
+                let tokens = try TokenFile.read(file, vocabSize: nil).count
+                #expect(tokens >= 1 && tokens <= n, "\(file.lastPathComponent): \(tokens) tokens")
+            }
+            #expect(try Self.tokens(files.train) == train, "train tokens differ on \(ranks) ranks")
+            #expect(try Self.tokens(files.val) == val, "val tokens differ on \(ranks) ranks")
+        }
+        let trained = try Run.process(Run.product("dptrain"), ["train", "--data", root.appendingPathComponent("sharded-1").path,
+                                                              "--out", root.appendingPathComponent("run").path, "--steps", "2",
+                                                              "--layers", "1", "--dim", "16", "--heads", "2", "--context", "8",
+                                                              "--eval-every", "0", "--checkpoint-every", "0", "--warmup", "1"], timeout: 120)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("\(trainShards) train / \(valShards) val shards"), "\(trained.stdout)")
+
+        let zero = try Run.process(Run.product("dptrain"), ["prepare", input.path, "--tokenizer", "char", "--out",
+                                                           root.appendingPathComponent("zero").path, "--shard-tokens", "0"], timeout: 60)
+        #expect(zero.status == 64)
+        let lines = zero.stderr.split(separator: "\n").filter { $0.hasPrefix("dptrain:") || $0.hasPrefix("Error:") }
+        #expect(lines.count == 1 && lines[0].contains("--shard-tokens must be between 1 and"), "\(zero.stderr)")
+    }
+
     /// Text that is not UTF-8 only in its last part fails on the last rank alone; rank 0 says so
     /// in one sentence and every rank exits, none left waiting.
     @Test func aFailureOnOneRankIsOneSentenceFromRankZero() throws {

@@ -20,7 +20,7 @@ import Testing
         let whole = dir.file("whole"), streamed = dir.file("streamed")
         for d in [whole, streamed] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
         try PreparedText(bytes: Data(Self.text.utf8), path: input.path, kind: kind, vocabSize: vocabSize, valFraction: 0.15).write(to: whole)
-        let (_, train, val, characters) = try streamPrepare(input: input, kind: kind, vocabSize: vocabSize, valFraction: 0.15,
+        let (_, train, val, characters, _) = try streamPrepare(input: input, kind: kind, vocabSize: vocabSize, valFraction: 0.15,
                                                             out: streamed, chunkBytes: 40)
         for name in ["train.bin", "val.bin", "tokenizer.json"] {
             #expect(try Data(contentsOf: whole.appendingPathComponent(name)) == Data(contentsOf: streamed.appendingPathComponent(name)), "\(name) differs")
@@ -147,26 +147,85 @@ import Testing
         #expect(sample.hasPrefix("line 0 of") && sample.contains("line 37") && !sample.contains("line 2100 of"))
     }
 
-    /// A part of a parallel prepare goes to the train shard, the val shard, or both, split where
-    /// the whole's train tokens end; an empty part writes nothing.
-    @Test func partsArePlacedByWhereTheTrainTokensEnd() throws {
+    /// Parts of a parallel prepare are cut where the whole's train tokens end and into shards of
+    /// at most `shardTokens`, numbered on from the parts before them; an empty part writes nothing.
+    @Test(arguments: [100, 4])
+    func partsArePlacedByWhereTheTrainTokensEnd(shardTokens: Int) throws {
         let dir = try TestDirectory(); defer { dir.remove() }
         let tokens: [[Int32]] = [Array(0..<10), [], Array(10..<25), Array(25..<31)]
         let total = 31, trainCount = trainTokenCount(total: total, valFraction: 0.3)  // 21
+        let numbering = try PreparedShards.numbering(counts: tokens.map(\.count), trainCount: trainCount, shardTokens: shardTokens)
         var offset = 0, train: [Int32] = [], val: [Int32] = []
         for (k, part) in tokens.enumerated() {
             let file = dir.file(".part-\(k)")
             try TokenFile.write(part, vocabSize: 300, to: file)
-            let placed = try PreparedShards.place(file, tokens: part.count, offset: offset, trainCount: trainCount, vocabSize: 300, index: k, out: dir.url)
-            #expect(placed == (k == 0 ? (true, false) : k == 1 ? (false, false) : k == 2 ? (true, true) : (false, true)))
+            let placed = try PreparedShards.place(file, tokens: part.count, offset: offset, trainCount: trainCount, vocabSize: 300,
+                                                  shardTokens: shardTokens, first: numbering.first[k], out: dir.url)
+            let (inTrain, inVal) = PreparedShards.split(tokens: part.count, offset: offset, trainCount: trainCount)
+            #expect(placed == ((inTrain + shardTokens - 1) / shardTokens, (inVal + shardTokens - 1) / shardTokens))
             #expect(!FileManager.default.fileExists(atPath: file.path))
             offset += part.count
         }
         let files = try #require(try DataFiles.find(dir.url.path))
-        for url in files.train { train += try TokenFile.read(url, vocabSize: nil).toArray() }
-        for url in files.val { val += try TokenFile.read(url, vocabSize: nil).toArray() }
-        #expect(files.train.map(\.lastPathComponent) == ["data_train_000000.bin", "data_train_000002.bin"])
-        #expect(files.val.map(\.lastPathComponent) == ["data_val_000002.bin", "data_val_000003.bin"])
+        var sizes: [Int] = []
+        for url in files.train + files.val {
+            let read = try TokenFile.read(url, vocabSize: nil).toArray()
+            sizes.append(read.count)
+            if files.train.contains(url) { train += read } else { val += read }
+        }
         #expect(train == Array(0..<21) && val == Array(21..<31))
+        #expect(sizes.allSatisfy { $0 >= 1 && $0 <= shardTokens }, "\(sizes)")
+        if shardTokens == 100 {
+            #expect(files.train.map(\.lastPathComponent) == ["data_train_000000.bin", "data_train_000001.bin"])
+            #expect(files.val.map(\.lastPathComponent) == ["data_val_000000.bin", "data_val_000001.bin"])
+        } else {
+            // train: part 0's 10 as 4 4 2, part 2's 11 as 4 4 3; val: part 2's 4, part 3's 6 as 4 2.
+            #expect(sizes == [4, 4, 2, 4, 4, 3, 4, 4, 2])
+            #expect(files.train.map(\.lastPathComponent) == (0..<6).map { "data_train_00000\($0).bin" })
+            #expect(files.val.map(\.lastPathComponent) == (0..<3).map { "data_val_00000\($0).bin" })
+            #expect(numbering.first.map(\.train) == [0, 3, 3, 6] && numbering.first.map(\.val) == [0, 0, 0, 1])
+            #expect(numbering.total == (6, 3))
+        }
+    }
+
+    /// One process with a split above `shardTokens` writes shards, each within it, whose tokens
+    /// in name order are train.bin then val.bin of the default; fitting, it writes those two.
+    @Test(arguments: [TokenizerKind.byte, .bpe])
+    func aSplitAboveTheShardSizeIsWrittenAsShards(kind: TokenizerKind) throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let input = dir.file("input.txt")
+        try Data(Self.text.utf8).write(to: input)
+        let vocab: Int? = kind == .bpe ? 300 : nil
+        let plain = dir.file("plain"), sharded = dir.file("sharded")
+        let one = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: plain)
+        #expect(one.shards == nil)
+        let trainBin = try TokenFile.read(plain.appendingPathComponent("train.bin"), vocabSize: nil).toArray()
+        let valBin = try TokenFile.read(plain.appendingPathComponent("val.bin"), vocabSize: nil).toArray()
+        // Exactly fitting: still train.bin and val.bin.
+        let fits = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: dir.file("fits"),
+                                      shardTokens: max(trainBin.count, valBin.count))
+        #expect(fits.shards == nil && FileManager.default.fileExists(atPath: dir.file("fits/train.bin").path))
+
+        let n = 97
+        _ = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: sharded)  // train.bin to replace
+        let summary = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: sharded, shardTokens: n)
+        let expected = ((trainBin.count + n - 1) / n, (valBin.count + n - 1) / n)
+        #expect(summary.shards.map { $0 == expected } == true, "\(String(describing: summary.shards))")
+        #expect(!FileManager.default.fileExists(atPath: sharded.appendingPathComponent("train.bin").path))
+        let files = try #require(try DataFiles.find(sharded.path))
+        #expect(files.train.count == expected.0 && files.val.count == expected.1)
+        var train: [Int32] = [], val: [Int32] = []
+        for url in files.train { let t = try TokenFile.read(url, vocabSize: nil).toArray(); #expect(t.count >= 1 && t.count <= n); train += t }
+        for url in files.val { let t = try TokenFile.read(url, vocabSize: nil).toArray(); #expect(t.count >= 1 && t.count <= n); val += t }
+        #expect(train == trainBin && val == valBin)
+        #expect(try Data(contentsOf: sharded.appendingPathComponent("tokenizer.json")) == Data(contentsOf: plain.appendingPathComponent("tokenizer.json")))
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: sharded.path).filter { $0.hasPrefix(".") }
+        #expect(hidden.isEmpty, "left behind: \(hidden)")
+
+        // Back to one file per split: the shards go.
+        _ = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: sharded)
+        #expect(try DataFiles.find(sharded.path)?.train.map(\.lastPathComponent) == ["train.bin"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sharded.path).filter { $0.hasPrefix("data_") }.isEmpty)
+        #expect(throws: DataError.self) { try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: sharded, shardTokens: 0) }
     }
 }

@@ -9,8 +9,8 @@ public struct PrepareSummary: Sendable, CustomStringConvertible {
     /// Unicode scalars and UTF-8 bytes of the input.
     public let characters: Int, bytes: Int
     public let trainTokens: Int, valTokens: Int
-    /// The shards a parallel prepare wrote (`data_train_NNNNNN.bin`, `data_val_NNNNNN.bin`);
-    /// nil: one process, train.bin and val.bin.
+    /// The shards written (`data_train_NNNNNN.bin`, `data_val_NNNNNN.bin`: always under mpirun,
+    /// in one process when a split has more than `--shard-tokens`); nil: train.bin and val.bin.
     public let shards: (train: Int, val: Int)?
     /// The ranks that tokenized (1: one process).
     public let ranks: Int
@@ -66,29 +66,84 @@ public struct PrepareSummary: Sendable, CustomStringConvertible {
 /// evenly spaced pieces adding up to 16 MB of a larger one. Up to that size the files are byte
 /// for byte those of tokenizing the whole text at once (`PreparedText`). Under mpirun the CLI
 /// calls `prepareCollectively` (DPTrainer) instead, which writes the same tokens as shards.
+///
+/// When the train or the val split holds more than `shardTokens` tokens, both go to llm.c shards
+/// of at most `shardTokens` tokens instead (`PreparedShards`), numbered from 0 in token order.
 public func prepareDataset(input: URL, tokenizer: TokenizerKind, vocabSize: Int?, valFraction: Double, out: URL,
+                           shardTokens: Int = PreparedShards.defaultShardTokens,
                            progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareSummary {
     let clock = ContinuousClock()
     let started = clock.now
     try Dataset.checkValFraction(valFraction)
+    try PreparedShards.checkShardTokens(shardTokens)
     let bytes = try checkInput(input)
     try PreparedShards.makeOutput(out, layout: .single)
-    let (made, train, val, characters) = try streamPrepare(input: input, kind: tokenizer, vocabSize: vocabSize,
-                                                           valFraction: valFraction, out: out, progress: progress)
+    let (made, train, val, characters, shards) = try streamPrepare(input: input, kind: tokenizer, vocabSize: vocabSize,
+                                                                   valFraction: valFraction, out: out, shardTokens: shardTokens,
+                                                                   progress: progress)
     let elapsed = clock.now - started
     return PrepareSummary(
         input: input, out: out, tokenizer: tokenizer, vocabSize: made.vocabSize,
         characters: characters, bytes: bytes,
-        trainTokens: train, valTokens: val,
+        trainTokens: train, valTokens: val, shards: shards,
         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
 }
 
-/// The files of a parallel prepare (`dptrain prepare` under mpirun): rank r's part of the tokens
-/// goes to `data_train_RRRRRR.bin` and/or `data_val_RRRRRR.bin` (llm.c's naming, which `--data`
-/// finds), so that the shards in name order are the tokens in order — the tokens of train.bin
-/// then val.bin of a one-process prepare. No empty shard is written.
+/// The shards `dptrain prepare` writes: under mpirun always, in one process when the train or
+/// the val split holds more than `--shard-tokens` tokens. Each part of the tokens (a rank's range
+/// under mpirun; the whole in one process) is cut into `data_train_NNNNNN.bin` and
+/// `data_val_NNNNNN.bin` (llm.c's naming, which `--data` finds) of at most `shardTokens` tokens
+/// each, numbered on from the shards of the parts before it (`numbering`), so that the shards in
+/// name order hold the tokens in order — the tokens of train.bin then val.bin of a one-process
+/// prepare without shards. No empty shard is written; the last of a part may be shorter.
 public enum PreparedShards {
     public static let stem = "data"
+
+    /// `--shard-tokens`'s default: FineWeb's shards of 100 M tokens.
+    public static let defaultShardTokens = 100_000_000
+
+    /// The most shards of a split: six digits, so that name order is number order.
+    public static let maxShards = 1_000_000
+
+    /// The most tokens in a shard must be at least 1 and fit the llm.c header's int32 count.
+    public static func checkShardTokens(_ n: Int) throws {
+        guard n >= 1 && n <= Int(Int32.max) else {
+            throw DataError.invalidArgument("The tokens per shard must be between 1 and \(Int32.max) (the llm.c header's int32 count); got \(n).")
+        }
+    }
+
+    /// How many shards of at most `shardTokens` tokens hold `tokens` tokens (none for none).
+    public static func shardCount(_ tokens: Int, shardTokens: Int) -> Int {
+        tokens / shardTokens + (tokens % shardTokens == 0 ? 0 : 1)
+    }
+
+    /// The train and val tokens of a part of `tokens` tokens that starts at token `offset` of the
+    /// whole, whose first `trainCount` tokens are train.
+    public static func split(tokens: Int, offset: Int, trainCount: Int) -> (train: Int, val: Int) {
+        let train = min(tokens, max(0, trainCount - offset))
+        return (train, tokens - train)
+    }
+
+    /// The parts of `counts` tokens, in order, of a whole whose first `trainCount` tokens are
+    /// train: the number of each part's first train and val shard (the shards of the parts before
+    /// it) and the shards of each split in all. Every rank of a parallel prepare computes the same
+    /// from the gathered counts. Throws when a split would need more than `maxShards`.
+    public static func numbering(counts: [Int], trainCount: Int, shardTokens: Int) throws
+        -> (first: [(train: Int, val: Int)], total: (train: Int, val: Int)) {
+        var first: [(train: Int, val: Int)] = []
+        var next = (train: 0, val: 0), offset = 0
+        for tokens in counts {
+            first.append(next)
+            let (train, val) = split(tokens: tokens, offset: offset, trainCount: trainCount)
+            next.train += shardCount(train, shardTokens: shardTokens)
+            next.val += shardCount(val, shardTokens: shardTokens)
+            offset += tokens
+        }
+        for (name, n) in [("train", next.train), ("val", next.val)] where n > maxShards {
+            throw DataError.invalidArgument("The \(name) split would need \(n) shards of at most \(shardTokens) tokens, more than the \(maxShards) that six-digit names keep in order; pass a larger --shard-tokens.")
+        }
+        return (first, next)
+    }
 
     public enum Layout: Sendable { case single, shards }
 
@@ -125,19 +180,25 @@ public enum PreparedShards {
         }
     }
 
-    /// Puts part `index` of a parallel prepare in place: `file`, a complete token file of
-    /// `tokens` tokens that start at token `offset` of the whole, becomes the train shard, the val
-    /// shard, or both (split where the first `trainCount` tokens of the whole end). Returns which.
+    /// Puts a part of the tokens in place: `file`, a complete token file of `tokens` tokens that
+    /// start at token `offset` of the whole, is cut where the first `trainCount` tokens of the
+    /// whole end and into pieces of at most `shardTokens`, which become train shards numbered
+    /// from `first.train` and val shards from `first.val` (`numbering`). Copies in pieces
+    /// (`cutTokenFile`), never holding the tokens. Returns the shards written of each split.
     public static func place(_ file: URL, tokens: Int, offset: Int, trainCount: Int, vocabSize: Int,
-                             index: Int, out: URL) throws -> (train: Bool, val: Bool) {
+                             shardTokens: Int, first: (train: Int, val: Int), out: URL) throws -> (train: Int, val: Int) {
         guard tokens > 0 else {
             try? FileManager.default.removeItem(at: file)
-            return (false, false)
+            return (0, 0)
         }
-        let inTrain = min(tokens, max(0, trainCount - offset))
-        try splitTokenFile(file, count: tokens, wide: vocabSize > TokenFile.maxVersion1VocabSize, at: inTrain,
-                           head: inTrain > 0 ? url(out, "train", index) : nil,
-                           tail: inTrain < tokens ? url(out, "val", index) : nil)
-        return (inTrain > 0, inTrain < tokens)
+        let (train, val) = split(tokens: tokens, offset: offset, trainCount: trainCount)
+        var parts: [(url: URL, tokens: Int)] = []
+        for (name, n, start) in [("train", train, first.train), ("val", val, first.val)] {
+            for k in 0..<shardCount(n, shardTokens: shardTokens) {
+                parts.append((url(out, name, start + k), min(shardTokens, n - k * shardTokens)))
+            }
+        }
+        try cutTokenFile(file, count: tokens, wide: vocabSize > TokenFile.maxVersion1VocabSize, into: parts)
+        return (shardCount(train, shardTokens: shardTokens), shardCount(val, shardTokens: shardTokens))
     }
 }

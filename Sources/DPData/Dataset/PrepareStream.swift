@@ -237,6 +237,50 @@ func splitTokenFile(_ file: URL, count: Int, wide: Bool, at: Int, head: URL?, ta
     if let head { try move(file, to: head) } else { try? FileManager.default.removeItem(at: file) }
 }
 
+/// Cuts the complete token file `file` (`count` tokens, `wide`: uint32) into consecutive complete
+/// token files: `parts[i].url` gets the next `parts[i].tokens` tokens (each > 0, adding up to
+/// `count`). The first part is `file` itself, truncated and renamed; the others are copied in
+/// pieces of 8 MB, so memory stays bounded whatever the file's size. `file` is gone afterwards.
+func cutTokenFile(_ file: URL, count: Int, wide: Bool, into parts: [(url: URL, tokens: Int)]) throws {
+    precondition(!parts.isEmpty && parts.allSatisfy { $0.tokens > 0 } && parts.reduce(0) { $0 + $1.tokens } == count)
+    let width = wide ? 4 : 2
+    var staged: [URL] = []
+    defer { for url in staged { try? FileManager.default.removeItem(at: url) } }
+    guard let input = FileHandle(forUpdatingAtPath: file.path) else { throw DataError.io(path: file.path, reason: "cannot be read") }
+    defer { try? input.close() }
+    do {
+        var start = parts[0].tokens
+        for part in parts.dropFirst() {
+            let url = part.url.deletingLastPathComponent().appendingPathComponent(".\(part.url.lastPathComponent).tmp-\(getpid())")
+            staged.append(url)
+            guard FileManager.default.createFile(atPath: url.path, contents: TokenFileWriter.header(count: part.tokens, wide: wide)),
+                  let out = FileHandle(forWritingAtPath: url.path) else {
+                throw DataError.io(path: part.url.path, reason: "cannot be written")
+            }
+            defer { try? out.close() }
+            try out.seekToEnd()
+            try input.seek(toOffset: UInt64(TokenFile.headerBytes + start * width))
+            var left = part.tokens * width
+            while left > 0 {
+                let piece = try input.read(upToCount: min(left, 8 << 20)) ?? Data()
+                guard !piece.isEmpty else { throw DataError.io(path: file.path, reason: "ended early while being cut into shards") }
+                try write(piece, to: out, path: url.path)
+                left -= piece.count
+            }
+            start += part.tokens
+        }
+        try input.truncate(atOffset: UInt64(TokenFile.headerBytes + parts[0].tokens * width))
+        try input.seek(toOffset: 0)
+        try write(TokenFileWriter.header(count: parts[0].tokens, wide: wide), to: input, path: file.path)
+    } catch let error as DataError {
+        throw error
+    } catch {
+        throw DataError.io(path: file.path, reason: "cannot be cut into shards (\(error.localizedDescription))")
+    }
+    for (part, url) in zip(parts.dropFirst(), staged) { try move(url, to: part.url) }
+    try move(file, to: parts[0].url)
+}
+
 /// A text file for `dptrain prepare`, in one process or cut into ranges for the ranks of a
 /// parallel prepare. Every step reads the file in chunks (`InputChunks`): memory O(chunk).
 public struct PrepareInput: Sendable {
@@ -400,12 +444,16 @@ public func writeTokenizerJSON(_ tokenizer: any Tokenizer, to dir: URL) throws {
 
 /// `dptrain prepare`'s work in one process in bounded memory: the tokenizer (`PrepareInput.tokenizer`),
 /// then a second pass that encodes chunk by chunk into a temporary file, split into train.bin
-/// and val.bin. Returns the tokenizer, token counts and characters. With `fixed` (a Hugging Face
-/// tokenizer from a checkpoint), that tokenizer encodes and none is trained.
+/// and val.bin. With `shardTokens` and a split above it, the tokens go to shards of at most that
+/// many tokens instead (`PreparedShards.place`: `data_train_NNNNNN.bin`, `data_val_NNNNNN.bin`,
+/// numbered from 0; train.bin and val.bin of an earlier prepare removed). Returns the tokenizer,
+/// token counts, characters and the shards written (nil: train.bin and val.bin). With `fixed` (a
+/// Hugging Face tokenizer from a checkpoint), that tokenizer encodes and none is trained.
 func streamPrepare(input: URL, kind: TokenizerKind, vocabSize: Int?, valFraction: Double, out: URL,
-                   chunkBytes: Int = 4 << 20, bpeSampleBytes: Int = 16 << 20,
+                   shardTokens: Int? = nil, chunkBytes: Int = 4 << 20, bpeSampleBytes: Int = 16 << 20,
                    progress: ((PrepareProgress) -> Void)? = nil,
-                   using fixed: (any Tokenizer)? = nil) throws -> (any Tokenizer, train: Int, val: Int, characters: Int) {
+                   using fixed: (any Tokenizer)? = nil) throws -> (any Tokenizer, train: Int, val: Int, characters: Int,
+                                                                   shards: (train: Int, val: Int)?) {
     // TextCut's rules hold for GPT-2's pre-split; a Hugging Face tokenizer that adds a prefix space
     // to every piece, or whose added tokens strip the whitespace around them, would see each chunk's
     // start differently, so it encodes the input as one chunk.
@@ -423,10 +471,18 @@ func streamPrepare(input: URL, kind: TokenizerKind, vocabSize: Int?, valFraction
         { report(PrepareProgress(phase: "encoding", done: $0, total: source.size)) }
     })
     let trainCount = trainTokenCount(total: count, valFraction: valFraction)
-    try splitTokenFile(temporary, count: count, wide: tokenizer.vocabSize > TokenFile.maxVersion1VocabSize, at: trainCount,
-                       head: out.appendingPathComponent("train.bin"), tail: out.appendingPathComponent("val.bin"))
+    var shards: (train: Int, val: Int)? = nil
+    if let shardTokens, max(trainCount, count - trainCount) > shardTokens {
+        try PreparedShards.makeOutput(out, layout: .shards)
+        let numbering = try PreparedShards.numbering(counts: [count], trainCount: trainCount, shardTokens: shardTokens)
+        shards = try PreparedShards.place(temporary, tokens: count, offset: 0, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
+                                          shardTokens: shardTokens, first: numbering.first[0], out: out)
+    } else {
+        try splitTokenFile(temporary, count: count, wide: tokenizer.vocabSize > TokenFile.maxVersion1VocabSize, at: trainCount,
+                           head: out.appendingPathComponent("train.bin"), tail: out.appendingPathComponent("val.bin"))
+    }
     try writeTokenizerJSON(tokenizer, to: out)
-    return (tokenizer, trainCount, count - trainCount, characters)
+    return (tokenizer, trainCount, count - trainCount, characters, shards)
 }
 
 /// How far a pass of `prepare` is: `done` of `total` bytes of its input (a rank's own range

@@ -23,14 +23,16 @@ import Darwin
 ///    and its merges are broadcast;
 /// 4. each rank encodes its range into a temporary token file in `out`;
 /// 5. the ranks gather their token counts: the first ⌊total·(1 − valFraction)⌋ tokens of the
-///    whole are train, as in one process; rank r's file becomes `data_train_RRRRRR.bin`,
-///    `data_val_RRRRRR.bin`, or both (split where train ends); empty parts write nothing;
+///    whole are train, as in one process; rank r cuts its file where train ends and into shards
+///    of at most `shardTokens` tokens, `data_train_NNNNNN.bin` and `data_val_NNNNNN.bin`
+///    numbered on from the shards of ranks 0..<r (`PreparedShards.numbering`, computed alike on
+///    every rank from the counts); empty parts write nothing;
 /// 6. rank 0 writes tokenizer.json.
 ///
 /// `out` should be one directory that every rank sees (one host, or a shared file system): each
 /// rank writes its own shards there. `progress` is called on rank 0 only, with its own range.
 public func prepareCollectively(comm: any Communicator, input: URL, tokenizer kind: TokenizerKind, vocabSize: Int?,
-                                valFraction: Double, out: URL,
+                                valFraction: Double, out: URL, shardTokens: Int = PreparedShards.defaultShardTokens,
                                 progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareSummary {
     let clock = ContinuousClock()
     let started = clock.now
@@ -41,6 +43,7 @@ public func prepareCollectively(comm: any Communicator, input: URL, tokenizer ki
         guard valFraction >= 0 && valFraction < 1 else {
             throw DataError.invalidArgument("The validation fraction must be at least 0 and below 1; got \(valFraction).")
         }
+        try PreparedShards.checkShardTokens(shardTokens)
         let source = try PrepareInput(url: input, kind: kind)
         if comm.rank == 0 { try PreparedShards.makeOutput(out, layout: .shards) }
         return source
@@ -125,11 +128,12 @@ public func prepareCollectively(comm: any Communicator, input: URL, tokenizer ki
     let total = Int(counts.reduce(0, +))
     let trainCount = trainTokenCount(total: total, valFraction: valFraction)
     let offset = Int(counts[..<comm.rank].reduce(0, +))
-    let placed = try comm.collectively {
-        try PreparedShards.place(part, tokens: count, offset: offset, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
-                                 index: comm.rank, out: out)
+    let shards = try comm.collectively { () throws -> (train: Int, val: Int) in
+        let numbering = try PreparedShards.numbering(counts: counts.map { Int($0) }, trainCount: trainCount, shardTokens: shardTokens)
+        _ = try PreparedShards.place(part, tokens: count, offset: offset, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
+                                     shardTokens: shardTokens, first: numbering.first[comm.rank], out: out)
+        return numbering.total
     }
-    let trainShards = Int(try comm.sum(Int64(placed.train ? 1 : 0))), valShards = Int(try comm.sum(Int64(placed.val ? 1 : 0)))
     let allCharacters = Int(try comm.sum(Int64(characters)))
 
     // 6. The tokenizer, once.
@@ -137,6 +141,6 @@ public func prepareCollectively(comm: any Communicator, input: URL, tokenizer ki
     let elapsed = clock.now - started
     return PrepareSummary(
         input: input, out: out, tokenizer: kind, vocabSize: tokenizer.vocabSize, characters: allCharacters, bytes: source.size,
-        trainTokens: trainCount, valTokens: total - trainCount, shards: (trainShards, valShards), ranks: comm.size,
+        trainTokens: trainCount, valTokens: total - trainCount, shards: shards, ranks: comm.size,
         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
 }
