@@ -200,12 +200,6 @@ import Testing
             optimizer: try Data(contentsOf: directory.appendingPathComponent("optimizer.safetensors")), stderr: result.stderr)
     }
 
-    func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-exchange-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     /// The largest |a − b| / max(|a|, 1e-3) over every tensor of two safetensors files, and where.
     func maxRelativeDifference(_ a: Data, _ b: Data) throws -> (Double, String) {
         let x = try Safetensors.decode(a), y = try Safetensors.decode(b)

@@ -124,10 +124,4 @@ import Testing
         #expect(missing.status != 0 && !missing.timedOut)
         #expect(missing.stderr.split(separator: "\n").filter { $0.contains("none.txt") }.count == 1, "\(missing.stderr)")
     }
-
-    func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-pprepare-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 }

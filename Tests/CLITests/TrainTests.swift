@@ -254,23 +254,4 @@ import Testing
         return Trained(out: out, stdout: result.stdout, stderr: result.stderr, losses: losses,
                        weights: try Safetensors.decode(bytes), modelBytes: bytes)
     }
-
-    func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dptrain-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    /// The largest |a − b| / max(|a|, 1e-3) over every tensor, and where it is.
-    func maxRelativeDifference(_ a: SafetensorsFile, _ b: SafetensorsFile) throws -> (Double, String) {
-        #expect(a.names == b.names)
-        var worst = (0.0, "")
-        for name in a.names {
-            for (x, y) in zip(try a.values(name), try b.values(name)) {
-                let difference = Double(abs(x - y)) / max(Double(abs(x)), 1e-3)
-                if difference > worst.0 { worst = (difference, name) }
-            }
-        }
-        return worst
-    }
 }
