@@ -21,6 +21,9 @@ public final class MPICommunicator: Communicator {
     private let world: MPI_Comm
     private let local: MPI_Comm
 
+    /// The `MCADefaults` this process set before MPI_Init (those the user had not set).
+    public nonisolated(unsafe) private(set) static var appliedMCADefaults: [MCADefaults.Setting] = []
+
     public init() throws {
         try MPICommunicator.initializeOnce()
         world = cmpi_comm_world()
@@ -59,6 +62,11 @@ public final class MPICommunicator: Communicator {
         var initialized: Int32 = 0
         MPI_Initialized(&initialized)
         guard initialized == 0 else { return }
+        let defaults = MCADefaults.unset(
+            environment: { name in getenv(name).map { String(cString: $0) } },
+            readFile: readTextFile)
+        for setting in defaults { setenv("OMPI_MCA_" + setting.name, setting.value, 0) }
+        appliedMCADefaults = defaults
         var provided: Int32 = 0
         let code = MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided)
         guard code == cmpi_success() else {
@@ -236,6 +244,20 @@ final class MPIExchangeChannel: ExchangeChannel {
             if policy.sleep > 0 && monotonicSeconds() - start >= policy.spin { nanosleep(&pause, nil) }
         }
     }
+}
+
+/// The contents of a small text file, or nil when it cannot be read.
+private func readTextFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Seconds of the monotonic clock.

@@ -42,6 +42,9 @@ struct Info: ParsableCommand {
                 ("OpenBLAS config", BLAS.config),
                 ("MPI library", comm.libraryVersion),
             ]
+            for setting in MPICommunicator.appliedMCADefaults {
+                rows.append(("MCA \(setting.name)", "\(setting.value) (dptrain's default: \(setting.reason); --mca \(setting.name) VALUE overrides)"))
+            }
             let width = rows.map(\.0.count).max() ?? 0
             session.say("dptrain info")
             for (key, value) in rows {

@@ -27,6 +27,18 @@ import Testing
         #expect(!result.stdout.contains("Prescott (") && !result.stderr.contains("Prescott kernel"))
     }
 
+    @Test func infoNamesDptrainsOpenMPIDefaultsAndAUsersValueReplacesThem() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let result = try Run.mpirun(2, Run.product("dptrain"), ["info"], timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("MCA btl_tcp_flags      send,inplace,need-ack,need-csum (dptrain's default"), "\(result.stdout)")
+        // mpirun --mca btl_tcp_flags V is OMPI_MCA_btl_tcp_flags=V in every rank's environment.
+        let own = try Run.mpirun(2, Run.product("dptrain"), ["info"], environment: ["OMPI_MCA_btl_tcp_flags": "send,inplace"], timeout: 60)
+        #expect(own.status == 0, "\(own.stderr)")
+        #expect(own.stdout.contains("world size             2 ranks"), "\(own.stdout)")
+        #expect(!own.stdout.contains("MCA btl_tcp_flags"), "\(own.stdout)")
+    }
+
     @Test func aUsersOwnCoreTypeWins() throws {
         let result = try Run.process(
             Run.product("dptrain"), ["info"], environment: ["OPENBLAS_CORETYPE": "Haswell"],
