@@ -19,7 +19,8 @@
 #   the CPU seconds of the one process and of the busiest rank (what the wall-time speedup is on
 #   two idle cores; on a loaded machine whose scheduler groups a session's processes, as Linux's
 #   autogroup does, two ranks get no more CPU than one and wall time cannot show it), and `cmp`
-#   of the tokens (train then val of one process against the shards in name order).
+#   of the tokens (train then val, train.bin/val.bin or the shards in name order, of one process
+#   against the two ranks').
 # Everything it makes under /tmp/dptrain-data-bench is deleted at the end. Prints `uptime` before
 # each section: the machine may be shared. Needs python3, mpirun and GNU time.
 set -euo pipefail
@@ -142,6 +143,14 @@ PY
   bytes=$(stat -c %s "$text")
   echo "== target b: prepare of $((bytes >> 20)) MB of text (tinyshakespeare repeated)   [$(uptime)]"
   payload() { for f in "$@"; do tail -c +1025 "$f"; done; }
+  # A prepared directory's token files in order: train.bin or the train shards, then val.bin or
+  # the val shards (one process writes shards too once the tokens exceed --shard-tokens).
+  token_files() {
+    local split
+    for split in train val; do
+      if [ -f "$1/$split.bin" ]; then echo "$1/$split.bin"; else ls "$1"/data_"$split"_*.bin 2>/dev/null | sort; fi
+    done
+  }
   for args in "--tokenizer char" "--tokenizer byte" "--tokenizer bpe --vocab-size 512"; do
     kind=$(echo "$args" | awk '{print $2}')
     : > "$work/rate.1"; : > "$work/rate.2"; : > "$work/rss.1"; : > "$work/rss.2"; : > "$work/cpu.1"; : > "$work/cpu.2"
@@ -161,8 +170,7 @@ PY
         rm -f "$work"/time."$n".*
       done
     done
-    if cmp <(payload "$work/prep-$kind-1/train.bin" "$work/prep-$kind-1/val.bin") \
-           <(payload "$work/prep-$kind-2"/data_train_*.bin "$work/prep-$kind-2"/data_val_*.bin); then same="identical"; else same="DIFFERENT"; fi
+    if cmp <(payload $(token_files "$work/prep-$kind-1")) <(payload $(token_files "$work/prep-$kind-2")); then same="identical"; else same="DIFFERENT"; fi
     one=$(median < "$work/rate.1"); two=$(median < "$work/rate.2")
     cpu1=$(median < "$work/cpu.1"); cpu2=$(median < "$work/cpu.2")
     printf '  %-4s one process: %6.1f MB/s, peak RSS %4.0f MB | mpirun -n 2: %6.1f MB/s (%.2fx), peak RSS per rank %4.0f MB | tokens %s (cmp)\n' \

@@ -124,9 +124,15 @@ import Testing
             var tokens: [Int32] = []
             for (k, range) in ranges.enumerated() {
                 if k > 0 { #expect(range.lowerBound == ranges[k - 1].upperBound) }
-                let file = dir.file("part-\(k).bin")
-                let (n, _) = try source.encode(range, with: tokenizer, into: file)
-                let read = try TokenFile.read(file, vocabSize: nil).toArray()
+                // Pieces of 7 tokens: the writer's cuts fall inside chunks and between them.
+                let (pieces, n, _) = try source.encode(range, with: tokenizer, into: dir.file("part-\(k)"), pieceTokens: 7)
+                var read: [Int32] = []
+                for piece in pieces {
+                    let own = try TokenFile.read(piece.url, vocabSize: nil).toArray()
+                    #expect(own.count == piece.tokens && own.count <= 7)
+                    read += own
+                }
+                #expect(pieces.dropLast().allSatisfy { $0.tokens == 7 } && !pieces.isEmpty)
                 #expect(read.count == n)
                 tokens += read
             }
@@ -149,7 +155,9 @@ import Testing
 
     /// Parts of a parallel prepare are cut where the whole's train tokens end and into shards of
     /// at most `shardTokens`, numbered on from the parts before them; an empty part writes nothing.
-    @Test(arguments: [100, 4])
+    /// The parts come as pieces of `shardTokens` (`TokenPieceWriter`); 11 ends part 2's train
+    /// tokens at a piece's end (its val shards are pieces renamed), 1 makes every token a shard.
+    @Test(arguments: [100, 4, 11, 3, 1])
     func partsArePlacedByWhereTheTrainTokensEnd(shardTokens: Int) throws {
         let dir = try TestDirectory(); defer { dir.remove() }
         let tokens: [[Int32]] = [Array(0..<10), [], Array(10..<25), Array(25..<31)]
@@ -157,13 +165,14 @@ import Testing
         let numbering = try PreparedShards.numbering(counts: tokens.map(\.count), trainCount: trainCount, shardTokens: shardTokens)
         var offset = 0, train: [Int32] = [], val: [Int32] = []
         for (k, part) in tokens.enumerated() {
-            let file = dir.file(".part-\(k)")
-            try TokenFile.write(part, vocabSize: 300, to: file)
-            let placed = try PreparedShards.place(file, tokens: part.count, offset: offset, trainCount: trainCount, vocabSize: 300,
+            var writer = try TokenPieceWriter(base: dir.file(".part-\(k)"), vocabSize: 300, pieceTokens: shardTokens)
+            try writer.append(part)
+            let pieces = try writer.finish()
+            let placed = try PreparedShards.place(pieces, offset: offset, trainCount: trainCount, vocabSize: 300,
                                                   shardTokens: shardTokens, first: numbering.first[k], out: dir.url)
             let (inTrain, inVal) = PreparedShards.split(tokens: part.count, offset: offset, trainCount: trainCount)
             #expect(placed == ((inTrain + shardTokens - 1) / shardTokens, (inVal + shardTokens - 1) / shardTokens))
-            #expect(!FileManager.default.fileExists(atPath: file.path))
+            for piece in pieces { #expect(!FileManager.default.fileExists(atPath: piece.url.path)) }
             offset += part.count
         }
         let files = try #require(try DataFiles.find(dir.url.path))
@@ -178,7 +187,11 @@ import Testing
         if shardTokens == 100 {
             #expect(files.train.map(\.lastPathComponent) == ["data_train_000000.bin", "data_train_000001.bin"])
             #expect(files.val.map(\.lastPathComponent) == ["data_val_000000.bin", "data_val_000001.bin"])
-        } else {
+        } else if shardTokens == 11 {
+            // train: part 0's 10, part 2's 11 (one piece, renamed); val: part 2's 4 (its second
+            // piece, renamed), part 3's 6.
+            #expect(sizes == [10, 11, 4, 6])
+        } else if shardTokens == 4 {
             // train: part 0's 10 as 4 4 2, part 2's 11 as 4 4 3; val: part 2's 4, part 3's 6 as 4 2.
             #expect(sizes == [4, 4, 2, 4, 4, 3, 4, 4, 2])
             #expect(files.train.map(\.lastPathComponent) == (0..<6).map { "data_train_00000\($0).bin" })
@@ -205,6 +218,10 @@ import Testing
         let fits = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: dir.file("fits"),
                                       shardTokens: max(trainBin.count, valBin.count))
         #expect(fits.shards == nil && FileManager.default.fileExists(atPath: dir.file("fits/train.bin").path))
+        // Encoded as two pieces of that size, joined again: the same tokens, nothing left behind.
+        #expect(try TokenFile.read(dir.file("fits/train.bin"), vocabSize: nil).toArray() == trainBin)
+        #expect(try TokenFile.read(dir.file("fits/val.bin"), vocabSize: nil).toArray() == valBin)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("fits").path).filter { $0.hasPrefix(".") }.isEmpty)
 
         let n = 97
         _ = try prepareDataset(input: input, tokenizer: kind, vocabSize: vocab, valFraction: 0.15, out: sharded)  // train.bin to replace

@@ -180,25 +180,42 @@ public enum PreparedShards {
         }
     }
 
-    /// Puts a part of the tokens in place: `file`, a complete token file of `tokens` tokens that
-    /// start at token `offset` of the whole, is cut where the first `trainCount` tokens of the
-    /// whole end and into pieces of at most `shardTokens`, which become train shards numbered
-    /// from `first.train` and val shards from `first.val` (`numbering`). Copies in pieces
-    /// (`cutTokenFile`), never holding the tokens. Returns the shards written of each split.
-    public static func place(_ file: URL, tokens: Int, offset: Int, trainCount: Int, vocabSize: Int,
+    /// Puts a part of the tokens in place: `pieces`, complete token files of `shardTokens` tokens
+    /// each but the last (`TokenPieceWriter`), holding the part's tokens that start at token
+    /// `offset` of the whole, are cut where the first `trainCount` tokens of the whole end and
+    /// into shards of at most `shardTokens`: train shards numbered from `first.train`, val shards
+    /// from `first.val` (`numbering`). The train shards are the pieces renamed (the last one cut
+    /// where train ends); the val shards are the pieces renamed too when train ends at a piece's
+    /// end, else copied out of them in pieces (`copyTokens`): at most the val tokens are copied,
+    /// and memory stays bounded. The pieces are gone afterwards. Returns the shards written of
+    /// each split.
+    public static func place(_ pieces: [TokenPiece], offset: Int, trainCount: Int, vocabSize: Int,
                              shardTokens: Int, first: (train: Int, val: Int), out: URL) throws -> (train: Int, val: Int) {
+        precondition(pieces.dropLast().allSatisfy { $0.tokens == shardTokens } && (pieces.last?.tokens ?? 0) <= shardTokens)
+        let tokens = pieces.reduce(0) { $0 + $1.tokens }
+        let wide = vocabSize > TokenFile.maxVersion1VocabSize
         guard tokens > 0 else {
-            try? FileManager.default.removeItem(at: file)
+            for piece in pieces { try? FileManager.default.removeItem(at: piece.url) }
             return (0, 0)
         }
         let (train, val) = split(tokens: tokens, offset: offset, trainCount: trainCount)
-        var parts: [(url: URL, tokens: Int)] = []
-        for (name, n, start) in [("train", train, first.train), ("val", val, first.val)] {
-            for k in 0..<shardCount(n, shardTokens: shardTokens) {
-                parts.append((url(out, name, start + k), min(shardTokens, n - k * shardTokens)))
+        let whole = train / shardTokens, head = train % shardTokens  // pieces all train; train tokens of the next
+        for k in 0..<whole { try move(pieces[k].url, to: url(out, "train", first.train + k)) }
+        var rest = Array(pieces[whole...])
+        if head > 0 {
+            if val > 0 {
+                let parts = (0..<shardCount(val, shardTokens: shardTokens)).map { j in
+                    (url: url(out, "val", first.val + j), tokens: min(shardTokens, val - j * shardTokens))
+                }
+                try copyTokens(from: rest, first: head, wide: wide, into: parts)
+                try truncateTokenFile(rest[0].url, to: head, wide: wide)
             }
+            try move(rest[0].url, to: url(out, "train", first.train + whole))
+            for piece in rest.dropFirst() { try? FileManager.default.removeItem(at: piece.url) }
+            rest = []
         }
-        try cutTokenFile(file, count: tokens, wide: vocabSize > TokenFile.maxVersion1VocabSize, into: parts)
+        // Train ended at a piece's end: the val shards start where the remaining pieces do.
+        for (j, piece) in rest.enumerated() where piece.tokens > 0 { try move(piece.url, to: url(out, "val", first.val + j)) }
         return (shardCount(train, shardTokens: shardTokens), shardCount(val, shardTokens: shardTokens))
     }
 }

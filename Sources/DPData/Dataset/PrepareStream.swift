@@ -172,6 +172,58 @@ struct TokenFileWriter {
     }
 }
 
+/// One complete token file of a part's tokens (`TokenPieceWriter`).
+public struct TokenPiece: Sendable {
+    public let url: URL
+    public let tokens: Int
+}
+
+/// Writes a stream of tokens as consecutive complete token files of at most `pieceTokens`
+/// tokens each (`BASE.0`, `BASE.1`, …), so that shards of `pieceTokens` tokens are these files
+/// renamed, not copies (`PreparedShards.place`). There is always at least one piece (empty for
+/// no tokens).
+struct TokenPieceWriter {
+    let base: URL
+    let vocabSize: Int
+    let pieceTokens: Int
+    private var current: TokenFileWriter
+    private var finished: [TokenPiece] = []
+
+    init(base: URL, vocabSize: Int, pieceTokens: Int) throws {
+        precondition(pieceTokens >= 1)
+        self.base = base
+        self.vocabSize = vocabSize
+        self.pieceTokens = pieceTokens
+        current = try TokenFileWriter(url: Self.url(base, 0), vocabSize: vocabSize)
+    }
+
+    static func url(_ base: URL, _ index: Int) -> URL {
+        base.deletingLastPathComponent().appendingPathComponent("\(base.lastPathComponent).\(index)")
+    }
+
+    var count: Int { finished.reduce(current.count) { $0 + $1.tokens } }
+
+    mutating func append(_ tokens: [Int32]) throws {
+        var start = 0
+        while start < tokens.count {
+            if current.count == pieceTokens {
+                try current.finish()
+                finished.append(TokenPiece(url: current.url, tokens: current.count))
+                current = try TokenFileWriter(url: Self.url(base, finished.count), vocabSize: vocabSize)
+            }
+            let n = min(pieceTokens - current.count, tokens.count - start)
+            try current.append(n == tokens.count ? tokens : Array(tokens[start..<(start + n)]))
+            start += n
+        }
+    }
+
+    /// Finishes the last piece; returns every piece in order.
+    func finish() throws -> [TokenPiece] {
+        try current.finish()
+        return finished + [TokenPiece(url: current.url, tokens: current.count)]
+    }
+}
+
 private func write(_ data: Data, to handle: FileHandle, path: String) throws {
     do {
         try handle.write(contentsOf: data)
@@ -180,7 +232,7 @@ private func write(_ data: Data, to handle: FileHandle, path: String) throws {
     }
 }
 
-private func move(_ from: URL, to: URL) throws {
+func move(_ from: URL, to: URL) throws {
     if rename(from.path, to.path) != 0 {
         throw DataError.io(path: to.path, reason: "cannot be written (\(String(cString: strerror(errno))))")
     }
@@ -237,48 +289,62 @@ func splitTokenFile(_ file: URL, count: Int, wide: Bool, at: Int, head: URL?, ta
     if let head { try move(file, to: head) } else { try? FileManager.default.removeItem(at: file) }
 }
 
-/// Cuts the complete token file `file` (`count` tokens, `wide`: uint32) into consecutive complete
-/// token files: `parts[i].url` gets the next `parts[i].tokens` tokens (each > 0, adding up to
-/// `count`). The first part is `file` itself, truncated and renamed; the others are copied in
-/// pieces of 8 MB, so memory stays bounded whatever the file's size. `file` is gone afterwards.
-func cutTokenFile(_ file: URL, count: Int, wide: Bool, into parts: [(url: URL, tokens: Int)]) throws {
-    precondition(!parts.isEmpty && parts.allSatisfy { $0.tokens > 0 } && parts.reduce(0) { $0 + $1.tokens } == count)
+/// Copies `count` tokens starting at token `first` of the pieces `sources` (consecutive, as
+/// `TokenPieceWriter` wrote them) into new complete token files, `parts[i].url` getting the next
+/// `parts[i].tokens` tokens, in pieces of 8 MB: memory stays bounded. Each part is written under a
+/// temporary name and renamed when complete.
+func copyTokens(from sources: [TokenPiece], first: Int, wide: Bool, into parts: [(url: URL, tokens: Int)]) throws {
     let width = wide ? 4 : 2
-    var staged: [URL] = []
-    defer { for url in staged { try? FileManager.default.removeItem(at: url) } }
-    guard let input = FileHandle(forUpdatingAtPath: file.path) else { throw DataError.io(path: file.path, reason: "cannot be read") }
-    defer { try? input.close() }
-    do {
-        var start = parts[0].tokens
-        for part in parts.dropFirst() {
-            let url = part.url.deletingLastPathComponent().appendingPathComponent(".\(part.url.lastPathComponent).tmp-\(getpid())")
-            staged.append(url)
-            guard FileManager.default.createFile(atPath: url.path, contents: TokenFileWriter.header(count: part.tokens, wide: wide)),
-                  let out = FileHandle(forWritingAtPath: url.path) else {
-                throw DataError.io(path: part.url.path, reason: "cannot be written")
-            }
-            defer { try? out.close() }
-            try out.seekToEnd()
-            try input.seek(toOffset: UInt64(TokenFile.headerBytes + start * width))
-            var left = part.tokens * width
-            while left > 0 {
-                let piece = try input.read(upToCount: min(left, 8 << 20)) ?? Data()
-                guard !piece.isEmpty else { throw DataError.io(path: file.path, reason: "ended early while being cut into shards") }
-                try write(piece, to: out, path: url.path)
-                left -= piece.count
-            }
-            start += part.tokens
+    var source = 0, at = first  // the next token to read: token `at` of sources[source]
+    for part in parts {
+        let staged = part.url.deletingLastPathComponent().appendingPathComponent(".\(part.url.lastPathComponent).tmp-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: staged) }
+        guard FileManager.default.createFile(atPath: staged.path, contents: TokenFileWriter.header(count: part.tokens, wide: wide)),
+              let out = FileHandle(forWritingAtPath: staged.path) else {
+            throw DataError.io(path: part.url.path, reason: "cannot be written")
         }
-        try input.truncate(atOffset: UInt64(TokenFile.headerBytes + parts[0].tokens * width))
-        try input.seek(toOffset: 0)
-        try write(TokenFileWriter.header(count: parts[0].tokens, wide: wide), to: input, path: file.path)
-    } catch let error as DataError {
-        throw error
+        defer { try? out.close() }
+        do {
+            try out.seekToEnd()
+            var left = part.tokens
+            while left > 0 {
+                while at == sources[source].tokens { source += 1; at = 0 }
+                guard let input = FileHandle(forReadingAtPath: sources[source].url.path) else {
+                    throw DataError.io(path: sources[source].url.path, reason: "cannot be read")
+                }
+                defer { try? input.close() }
+                try input.seek(toOffset: UInt64(TokenFile.headerBytes + at * width))
+                var run = min(left, sources[source].tokens - at)
+                left -= run
+                at += run
+                while run > 0 {
+                    let piece = try input.read(upToCount: min(run * width, 8 << 20)) ?? Data()
+                    guard !piece.isEmpty else { throw DataError.io(path: sources[source].url.path, reason: "ended early while being cut into shards") }
+                    try write(piece, to: out, path: staged.path)
+                    run -= piece.count / width
+                }
+            }
+        } catch let error as DataError {
+            throw error
+        } catch {
+            throw DataError.io(path: part.url.path, reason: "cannot be written (\(error.localizedDescription))")
+        }
+        try move(staged, to: part.url)
+    }
+}
+
+/// Keeps the first `tokens` tokens of the complete token file `file` (truncates it and rewrites
+/// its header).
+func truncateTokenFile(_ file: URL, to tokens: Int, wide: Bool) throws {
+    guard let handle = FileHandle(forUpdatingAtPath: file.path) else { throw DataError.io(path: file.path, reason: "cannot be written") }
+    defer { try? handle.close() }
+    do {
+        try handle.truncate(atOffset: UInt64(TokenFile.headerBytes + tokens * (wide ? 4 : 2)))
+        try handle.seek(toOffset: 0)
     } catch {
         throw DataError.io(path: file.path, reason: "cannot be cut into shards (\(error.localizedDescription))")
     }
-    for (part, url) in zip(parts.dropFirst(), staged) { try move(url, to: part.url) }
-    try move(file, to: parts[0].url)
+    try write(TokenFileWriter.header(count: tokens, wide: wide), to: handle, path: file.path)
 }
 
 /// A text file for `dptrain prepare`, in one process or cut into ranges for the ranks of a
@@ -404,11 +470,12 @@ public struct PrepareInput: Sendable {
         }
     }
 
-    /// Encodes `range` (nil: the whole file) with `tokenizer` into the complete token file `file`.
-    /// Returns the tokens written and the Unicode scalars read.
-    public func encode(_ range: Range<Int>?, with tokenizer: any Tokenizer, into file: URL,
-                       progress: ((Int) -> Void)? = nil) throws -> (tokens: Int, characters: Int) {
-        var writer = try TokenFileWriter(url: file, vocabSize: tokenizer.vocabSize)
+    /// Encodes `range` (nil: the whole file) with `tokenizer` into complete token files of at
+    /// most `pieceTokens` tokens (`TokenPieceWriter`, named after `base`). Returns the pieces,
+    /// the tokens written and the Unicode scalars read.
+    public func encode(_ range: Range<Int>?, with tokenizer: any Tokenizer, into base: URL, pieceTokens: Int,
+                       progress: ((Int) -> Void)? = nil) throws -> (pieces: [TokenPiece], tokens: Int, characters: Int) {
+        var writer = try TokenPieceWriter(base: base, vocabSize: tokenizer.vocabSize, pieceTokens: pieceTokens)
         var characters = 0
         try chunks(range).forEach(progress: progress) { bytes in
             if kind == .byte {
@@ -421,8 +488,8 @@ public struct PrepareInput: Sendable {
                 try writer.append(try tokenizer.encode(s))
             }
         }
-        try writer.finish()
-        return (writer.count, characters)
+        let pieces = try writer.finish()
+        return (pieces, writer.count, characters)
     }
 }
 
@@ -465,20 +532,31 @@ func streamPrepare(input: URL, kind: TokenizerKind, vocabSize: Int?, valFraction
     let tokenizer = try fixed ?? source.tokenizer(vocabSize: vocabSize, progress: progress.map { report in
         { report(PrepareProgress(phase: kind == .char ? "reading the characters" : "counting the words", done: $0, total: source.size)) }
     })
+    // Pieces of a shard's size, so that the shards are the pieces renamed.
     let temporary = out.appendingPathComponent(".train.bin.tmp-\(getpid())")
-    defer { try? FileManager.default.removeItem(at: temporary) }
-    let (count, characters) = try source.encode(nil, with: tokenizer, into: temporary, progress: progress.map { report in
+    let encoded = try source.encode(nil, with: tokenizer, into: temporary, pieceTokens: shardTokens ?? Int(Int32.max), progress: progress.map { report in
         { report(PrepareProgress(phase: "encoding", done: $0, total: source.size)) }
     })
+    defer { for piece in encoded.pieces { try? FileManager.default.removeItem(at: piece.url) } }
+    let count = encoded.tokens, characters = encoded.characters
+    let wide = tokenizer.vocabSize > TokenFile.maxVersion1VocabSize
     let trainCount = trainTokenCount(total: count, valFraction: valFraction)
     var shards: (train: Int, val: Int)? = nil
     if let shardTokens, max(trainCount, count - trainCount) > shardTokens {
         try PreparedShards.makeOutput(out, layout: .shards)
         let numbering = try PreparedShards.numbering(counts: [count], trainCount: trainCount, shardTokens: shardTokens)
-        shards = try PreparedShards.place(temporary, tokens: count, offset: 0, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
+        shards = try PreparedShards.place(encoded.pieces, offset: 0, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
                                           shardTokens: shardTokens, first: numbering.first[0], out: out)
     } else {
-        try splitTokenFile(temporary, count: count, wide: tokenizer.vocabSize > TokenFile.maxVersion1VocabSize, at: trainCount,
+        // At most two pieces (train and val each fit a shard): one file, then split.
+        let whole = encoded.pieces[0].url
+        if encoded.pieces.count > 1 {
+            let joined = out.appendingPathComponent(".train.bin.joined-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: joined) }
+            try copyTokens(from: encoded.pieces, first: 0, wide: wide, into: [(joined, count)])
+            try move(joined, to: whole)
+        }
+        try splitTokenFile(whole, count: count, wide: wide, at: trainCount,
                            head: out.appendingPathComponent("train.bin"), tail: out.appendingPathComponent("val.bin"))
     }
     try writeTokenizerJSON(tokenizer, to: out)

@@ -21,10 +21,11 @@ import Darwin
 ///    the sorted union of the ranks' scalars; word ranks the sum of the ranks' word counts; bpe is
 ///    trained once, by rank 0 on the sample one process trains on (`PrepareInput.bpeSample`),
 ///    and its merges are broadcast;
-/// 4. each rank encodes its range into a temporary token file in `out`;
+/// 4. each rank encodes its range into temporary token files in `out`, one per `shardTokens`;
 /// 5. the ranks gather their token counts: the first ⌊total·(1 − valFraction)⌋ tokens of the
 ///    whole are train, as in one process; rank r cuts its file where train ends and into shards
-///    of at most `shardTokens` tokens, `data_train_NNNNNN.bin` and `data_val_NNNNNN.bin`
+///    of at most `shardTokens` tokens (its files renamed; only the val tokens after a cut inside a
+///    file are copied), `data_train_NNNNNN.bin` and `data_val_NNNNNN.bin`
 ///    numbered on from the shards of ranks 0..<r (`PreparedShards.numbering`, computed alike on
 ///    every rank from the counts); empty parts write nothing;
 /// 6. rank 0 writes tokenizer.json.
@@ -116,9 +117,12 @@ public func prepareCollectively(comm: any Communicator, input: URL, tokenizer ki
     }
 
     // 4. This rank's range, encoded.
+    // In pieces of a shard's size, so that the shards are mostly the pieces renamed.
     let part = out.appendingPathComponent(".\(PreparedShards.stem)-part-\(comm.rank).tmp-\(getpid())")
-    defer { try? FileManager.default.removeItem(at: part) }
-    let (count, characters) = try comm.collectively { try source.encode(mine, with: tokenizer, into: part, progress: phase("encoding")) }
+    let (pieces, count, characters) = try comm.collectively {
+        try source.encode(mine, with: tokenizer, into: part, pieceTokens: shardTokens, progress: phase("encoding"))
+    }
+    defer { for piece in pieces { try? FileManager.default.removeItem(at: piece.url) } }
 
     // 5. Where each rank's tokens fall in the whole, and so in which split.
     var counts = [Int64](repeating: 0, count: comm.size)
@@ -130,7 +134,7 @@ public func prepareCollectively(comm: any Communicator, input: URL, tokenizer ki
     let offset = Int(counts[..<comm.rank].reduce(0, +))
     let shards = try comm.collectively { () throws -> (train: Int, val: Int) in
         let numbering = try PreparedShards.numbering(counts: counts.map { Int($0) }, trainCount: trainCount, shardTokens: shardTokens)
-        _ = try PreparedShards.place(part, tokens: count, offset: offset, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
+        _ = try PreparedShards.place(pieces, offset: offset, trainCount: trainCount, vocabSize: tokenizer.vocabSize,
                                      shardTokens: shardTokens, first: numbering.first[comm.rank], out: out)
         return numbering.total
     }
