@@ -134,6 +134,9 @@ struct TokenFileWriter {
     private let wide: Bool
     private let handle: FileHandle
     private(set) var count = 0
+    /// The little-endian tokens of one `append`, kept between calls: no allocation per chunk.
+    private var narrow: [UInt16] = []
+    private var words: [UInt32] = []
 
     init(url: URL, vocabSize: Int) throws {
         self.url = url
@@ -147,15 +150,29 @@ struct TokenFileWriter {
         try handle.seekToEnd()
     }
 
-    mutating func append(_ tokens: [Int32]) throws {
+    mutating func append(_ tokens: ArraySlice<Int32>) throws {
         if let i = tokens.firstIndex(where: { $0 < 0 || Int($0) >= vocabSize }) {
-            throw DataError.tokenFile(path: url.path, problem: .tokenOutOfRange(index: count + i, token: Int64(tokens[i]), vocabSize: vocabSize))
+            throw DataError.tokenFile(path: url.path, problem: .tokenOutOfRange(index: count + i - tokens.startIndex, token: Int64(tokens[i]), vocabSize: vocabSize))
         }
-        let data = wide
-            ? tokens.map { UInt32(bitPattern: $0).littleEndian }.withUnsafeBytes { Data($0) }
-            : tokens.map { UInt16(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { Data($0) }
-        try write(data, to: handle, path: url.path)
+        if wide {
+            words.removeAll(keepingCapacity: true)
+            words.append(contentsOf: tokens.lazy.map { UInt32(bitPattern: $0).littleEndian })
+            try words.withUnsafeBytes { try write($0, to: handle, path: url.path) }
+        } else {
+            narrow.removeAll(keepingCapacity: true)
+            narrow.append(contentsOf: tokens.lazy.map { UInt16(truncatingIfNeeded: $0).littleEndian })
+            try narrow.withUnsafeBytes { try write($0, to: handle, path: url.path) }
+        }
         count += tokens.count
+    }
+
+    /// The byte tokenizer's tokens: the bytes themselves (every byte is below its 256).
+    mutating func append(bytes: ArraySlice<UInt8>) throws {
+        precondition(vocabSize >= 256 && !wide)
+        narrow.removeAll(keepingCapacity: true)
+        narrow.append(contentsOf: bytes.lazy.map { UInt16($0).littleEndian })
+        try narrow.withUnsafeBytes { try write($0, to: handle, path: url.path) }
+        count += bytes.count
     }
 
     /// Writes the header (the count) and closes the file.
@@ -204,15 +221,25 @@ struct TokenPieceWriter {
     var count: Int { finished.reduce(current.count) { $0 + $1.tokens } }
 
     mutating func append(_ tokens: [Int32]) throws {
+        try pieces(of: tokens.count) { writer, range in try writer.append(tokens[range]) }
+    }
+
+    /// The byte tokenizer's tokens: the bytes themselves.
+    mutating func append(bytes: [UInt8]) throws {
+        try pieces(of: bytes.count) { writer, range in try writer.append(bytes: bytes[range]) }
+    }
+
+    /// Cuts 0..<count where pieces end and calls `body` with the piece's writer and each part.
+    private mutating func pieces(of count: Int, _ body: (inout TokenFileWriter, Range<Int>) throws -> Void) throws {
         var start = 0
-        while start < tokens.count {
+        while start < count {
             if current.count == pieceTokens {
                 try current.finish()
                 finished.append(TokenPiece(url: current.url, tokens: current.count))
                 current = try TokenFileWriter(url: Self.url(base, finished.count), vocabSize: vocabSize)
             }
-            let n = min(pieceTokens - current.count, tokens.count - start)
-            try current.append(n == tokens.count ? tokens : Array(tokens[start..<(start + n)]))
+            let n = min(pieceTokens - current.count, count - start)
+            try body(&current, start..<(start + n))
             start += n
         }
     }
@@ -224,7 +251,7 @@ struct TokenPieceWriter {
     }
 }
 
-private func write(_ data: Data, to handle: FileHandle, path: String) throws {
+private func write(_ data: some DataProtocol, to handle: FileHandle, path: String) throws {
     do {
         try handle.write(contentsOf: data)
     } catch {
@@ -481,7 +508,7 @@ public struct PrepareInput: Sendable {
             if kind == .byte {
                 // Scalar starts: the scalars of UTF-8 text, which chunks cut anywhere do not change.
                 characters += bytes.reduce(0) { $0 + ($1 & 0xC0 != 0x80 ? 1 : 0) }
-                try writer.append(bytes.map { Int32($0) })
+                try writer.append(bytes: bytes)
             } else {
                 let s = try text(bytes)
                 characters += s.unicodeScalars.count
