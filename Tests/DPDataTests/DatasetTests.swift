@@ -115,6 +115,28 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).count == 3)
     }
 
+    /// A text whose split is larger than a shard is cached as shards, which hold the tokens of
+    /// train.bin then val.bin of a cache in one file each.
+    @Test func aLargeTextIsCachedAsShards() throws {
+        let dir = try TestDirectory(); defer { dir.remove() }
+        let input = dir.file("story.txt")
+        try String(BuiltinCorpus.text().prefix(20_000)).write(to: input, atomically: true, encoding: .utf8)
+        let whole = try Dataset.cached(.file(input), name: "story.txt", stem: "story", kind: .char, vocabSize: nil,
+                                       valFraction: 0.1, cacheDirectory: dir.file("one"))
+        #expect(whole.train.count == 1 && whole.train[0].lastPathComponent == "train.bin")
+        let sharded = try Dataset.cached(.file(input), name: "story.txt", stem: "story", kind: .char, vocabSize: nil,
+                                         valFraction: 0.1, cacheDirectory: dir.file("shards"), shardTokens: 3_000)
+        #expect(sharded.isCache && sharded.name == "story.txt")
+        #expect(sharded.train.map(\.lastPathComponent) == (0..<6).map { "data_train_00000\($0).bin" }, "\(sharded.train)")
+        #expect(sharded.val.map(\.lastPathComponent) == ["data_val_000000.bin"])
+        func tokens(_ urls: [URL]) throws -> [Int32] { try urls.flatMap { try TokenFile.read($0, vocabSize: nil).toArray() } }
+        #expect(try tokens(sharded.train) == tokens(whole.train) && tokens(sharded.val) == tokens(whole.val))
+        // Found again as it is, not rebuilt.
+        let again = try Dataset.cached(.file(input), name: "story.txt", stem: "story", kind: .char, vocabSize: nil,
+                                       valFraction: 0.1, cacheDirectory: dir.file("shards"), shardTokens: 3_000)
+        #expect(again.train == sharded.train)
+    }
+
     /// Ranks racing on one host: every loser of the rename uses the winner's identical files.
     @Test func concurrentLoadsAgree() async throws {
         let dir = try TestDirectory(); defer { dir.remove() }

@@ -8,7 +8,8 @@ import Darwin
 extension Dataset {
     /// Bump when the tokenizers or the file layout change, so that old caches are not reused.
     /// 2: built by the streaming prepare (bpe trains on at most 16 MB of the text).
-    static let cacheFormat = 2
+    /// 3: a text of more than 100 M tokens in a split is cached as shards, as `prepare` writes it.
+    static let cacheFormat = 3
 
     /// What a token cache is made from: a text file, read in chunks, or bytes in memory (the
     /// built-in corpus).
@@ -19,13 +20,15 @@ extension Dataset {
 
     /// Tokenizes `source` (UTF-8 text, or any bytes for the byte tokenizer) into a cache folder
     /// under `cacheDirectory` (unless it is there already), checks it (every token), and returns
-    /// its files, named `name`. The folder's name holds a hash of the bytes and of every setting
+    /// its files, named `name`: train.bin and val.bin, or shards of 100 M tokens when a split is
+    /// larger (every rank then maps them as it maps `--data DIR`). The folder's name holds a hash of the bytes and of every setting
     /// that changes the tokens. Made as `dptrain prepare` makes a directory (`streamPrepare`): the
     /// text is read in chunks, hashed and tokenized, never held whole, so memory stays bounded
     /// whatever its size.
     /// With `fixed`, the text is tokenized with that tokenizer (of `kind`) rather than a trained one.
     static func cached(_ source: CacheSource, name: String, stem: String, kind: TokenizerKind, vocabSize: Int?,
-                       valFraction: Double, cacheDirectory: URL, fixed: (any Tokenizer)? = nil) throws -> DataFiles {
+                       valFraction: Double, cacheDirectory: URL, fixed: (any Tokenizer)? = nil,
+                       shardTokens: Int = PreparedShards.defaultShardTokens) throws -> DataFiles {
         try checkValFraction(valFraction)
         let trainedVocab: Int? = switch kind {
         case .char, .byte, .huggingface: nil
@@ -35,6 +38,7 @@ extension Dataset {
         let effectiveVocab = fixed == nil ? trainedVocab : nil
         var hash = FNV1a64()
         hash.add(Array("dptrain-cache \(cacheFormat) \(kind.rawValue) \(effectiveVocab ?? -1) \(valFraction.bitPattern)\n".utf8))
+        if shardTokens != PreparedShards.defaultShardTokens { hash.add(Array("shards of \(shardTokens)\n".utf8)) }
         if let fixed { hash.add(Array("fixed tokenizer\n".utf8)); hash.add(try fixed.jsonData()) }
         switch source {
         case .bytes(let bytes, _): hash.add(bytes)
@@ -67,7 +71,7 @@ extension Dataset {
             }
             do {
                 _ = try streamPrepare(input: input, kind: kind, vocabSize: effectiveVocab, valFraction: valFraction, out: temporary,
-                                      using: fixed)
+                                      shardTokens: shardTokens, using: fixed)
             } catch DataError.notUTF8 {
                 throw DataError.notUTF8(path: { if case .bytes(_, let name) = source { return name } else { return input.path } }())
             }
@@ -80,8 +84,15 @@ extension Dataset {
                 }
             }
         }
-        let files = DataFiles(train: [final.appendingPathComponent("train.bin")], val: [final.appendingPathComponent("val.bin")],
-                              tokenizer: final.appendingPathComponent("tokenizer.json"), name: name, isCache: true)
+        // train.bin and val.bin, or (above 100 M tokens in a split) shards, as prepare writes them.
+        let found: DataFiles
+        do {
+            guard let files = try DataFiles.find(final.path) else { throw DataError.io(path: final.path, reason: "is missing") }
+            found = files
+        } catch let error as DataError {
+            throw DataError.io(path: final.path, reason: "is a token cache that cannot be read (\(error.description.trimmingCharacters(in: ["."]))); delete \(cacheDirectory.path) and run again to rebuild it")
+        }
+        let files = DataFiles(train: found.train, val: found.val, tokenizer: found.tokenizer, name: name, isCache: true)
         do {
             let mapped = try MappedData(files, expecting: kind, vocabSize: nil)
             for file in mapped.tokenFiles { try file.checkTokens(below: mapped.tokenizer.vocabSize) }
