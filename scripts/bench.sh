@@ -2,7 +2,7 @@
 # Times dptrain's training step against a PyTorch reference of the same model, in one run, and
 # prints one table of medians and ratios.
 #
-#   scripts/bench.sh [--large | --gpt2] [--steps N] [--rounds R] [--no-torch]
+#   scripts/bench.sh [--large | --gpt2] [--steps N] [--rounds R] [--no-torch] [--nanogpt DIR]
 #
 # Default model: nanoGPT's README CPU configuration (4 layers, 4 heads, dim 128, context 64,
 # vocab 65, global batch 12). --large: 6 layers, 6 heads, dim 384, context 256, global batch 12.
@@ -17,10 +17,13 @@
 # batch 1 per process, 3 timed steps after 1 warm-up: dptrain 1 rank × 2 threads and 2 ranks ×
 # 1 thread against transformers' GPT2LMHeadModel and the reference with attention biases, both
 # PyTorch eager with 2 threads.
+# --nanogpt DIR: also nanoGPT's own model.py (from a checkout of github.com/karpathy/nanoGPT in
+# DIR; train.py's defaults: no biases, dropout 0, its configure_optimizers) with 2 threads, and
+# the ratio of dptrain 2 ranks × 1 thread to it.
 source "$(dirname "$0")/setup.sh"
 cd "$DPTRAIN_ROOT"
 
-steps=30 large=0 gpt2=0 torch=1 rounds=3
+steps=30 large=0 gpt2=0 torch=1 rounds=3 nanogpt=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --large) large=1 ;;
@@ -28,7 +31,8 @@ while [[ $# -gt 0 ]]; do
         --steps) steps="$2"; shift ;;
         --no-torch) torch=0 ;;
         --rounds) rounds="$2"; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --nanogpt) nanogpt="$2"; shift ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -78,6 +82,7 @@ for ((round = 1; round <= rounds; round++)); do
         row "pytorch 1 thread" python3 scripts/torch_reference.py --threads 1 --batch 12 "${torch_common[@]}"
         row "pytorch 2 threads" python3 scripts/torch_reference.py --threads 2 --batch 12 "${torch_common[@]}"
         row "pytorch DDP 2 × 1 thread" python3 scripts/torch_reference.py --ddp 2 --threads 1 --batch 6 "${torch_common[@]}"
+        [[ -z $nanogpt ]] || row "nanoGPT model.py 2 threads" python3 scripts/torch_reference.py --nanogpt "$nanogpt" --threads 2 --batch 12 "${torch_common[@]}"
     fi
 done
 
@@ -115,4 +120,7 @@ if two and "dptrain 1 rank × 1 thread" in labels:
     one = dict(rows)["dptrain 1 rank × 1 thread"]["tokens_per_s"]
     print(f"\ndata-parallel efficiency: 2 ranks × 1 thread = {two['tokens_per_s'] / one:.2f}× 1 rank × 1 thread; "
           f"all-reduce + update = {100 * (two['allreduce_ms'] + two['update_ms']) / two['ms_per_step']:.0f}% of the step")
+nano = dict(rows).get("nanoGPT model.py 2 threads")
+if two and nano:
+    print(f"dptrain 2 ranks × 1 thread = {two['tokens_per_s'] / nano['tokens_per_s']:.2f}× nanoGPT's own model.py with 2 threads (same rounds)")
 EOF

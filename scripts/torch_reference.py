@@ -8,6 +8,9 @@ embeddings; AdamW (decay on matrices and embeddings only), clip of the global no
   bench:  torch_reference.py --threads 2 --batch 12 --steps 20            (one JSON line)
           torch_reference.py --attention-bias ...   (biases on Q/K/V/O: dptrain's gpt2 preset)
           torch_reference.py --hf-gpt2 ...          (transformers' GPT2LMHeadModel of that shape)
+          torch_reference.py --nanogpt DIR ...      (nanoGPT's own model.py from a checkout in DIR,
+                                                     train.py's defaults: bias=False, dropout 0,
+                                                     its configure_optimizers)
           torch_reference.py --ddp 2 --threads 1 --batch 6 --steps 20     (DDP, gloo, 2 processes)
   train:  torch_reference.py --data tinyshakespeare.txt --train-steps 2000 --batch 12 ...
           (char tokenizer, last 10% val, cosine lr with warmup; prints val loss and wall seconds)
@@ -84,7 +87,23 @@ class HFGPT2(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
+class NanoGPT(nn.Module):
+    """nanoGPT's own GPT (model.py of a checkout in `directory`), with train.py's defaults."""
+
+    def __init__(self, directory, vocab, context, dim, heads, layers):
+        super().__init__()
+        sys.path.insert(0, os.path.abspath(directory))
+        from model import GPT as NanoGPTModel, GPTConfig
+        config = GPTConfig(block_size=context, vocab_size=vocab, n_layer=layers, n_head=heads, n_embd=dim, dropout=0.0, bias=False)
+        self.model = NanoGPTModel(config)
+
+    def forward(self, idx, targets):
+        return self.model(idx, targets)[1]
+
+
 def make_optimizer(model, a):
+    if isinstance(model, NanoGPT):  # its own parameter groups and AdamW
+        return model.model.configure_optimizers(a.weight_decay, a.lr, (a.beta1, a.beta2), "cpu")
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": rest, "weight_decay": 0.0}],
@@ -104,7 +123,9 @@ def run(rank, a):
     world = a.ddp or 1
     if a.ddp:
         torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
-    if a.hf_gpt2:
+    if a.nanogpt:
+        model = NanoGPT(a.nanogpt, a.vocab_size, a.context, a.dim, a.heads, a.layers)
+    elif a.hf_gpt2:
         model = HFGPT2(a.vocab_size, a.context, a.dim, a.heads, a.layers)
     else:
         model = GPT(a.vocab_size, a.context, a.dim, a.heads, a.layers, 4 * a.dim, bias=a.attention_bias)
@@ -173,7 +194,7 @@ def run(rank, a):
                           "tokens_per_step": tokens, "ms_per_step": ms, "ms_min": min(times), "ms_max": max(times),
                           "tokens_per_s": tokens / ms * 1000, "flops_per_token": flops_per_token, "loss": loss.item(),
                           "peak_rss_mb": [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024],
-                          "model": "transformers GPT2LMHeadModel" if a.hf_gpt2 else "reference",
+                          "model": "nanoGPT model.py" if a.nanogpt else "transformers GPT2LMHeadModel" if a.hf_gpt2 else "reference",
                           "torch": torch.__version__}))
 
 
@@ -190,6 +211,7 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--attention-bias", action="store_true", help="biases on Q, K, V and O (dptrain's gpt2 preset)")
     p.add_argument("--hf-gpt2", action="store_true", help="time transformers' GPT2LMHeadModel instead")
+    p.add_argument("--nanogpt", metavar="DIR", help="time nanoGPT's own model.py from the checkout in DIR instead")
     p.add_argument("--warm-up", type=int, default=3)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
