@@ -51,6 +51,22 @@ import Testing
         #expect(try FaultTests.latestStep(out) == step + 100)
     }
 
+    /// A rank that never reaches the start-up broadcast of the weights (it hangs, as on a broken
+    /// connection) ends the job through the others' watchdog, naming that broadcast.
+    @Test func aRankThatHangsAtStartUpEndsTheJob() throws {
+        try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
+        let out = try FaultTests.scratch()
+        let started = Date()
+        let result = try Run.mpirun(2, Run.product("dptrain"), Self.long + ["--out", out.path, "--collective-timeout", "3"],
+                                    environment: ["DPTRAIN_FAULT": "stall-at-start"], timeout: 90)
+        #expect(!result.timedOut && Date().timeIntervalSince(started) < 60, "the job hung at start-up")
+        #expect(result.status != 0)
+        let sentences = result.stderr.split(separator: "\n").filter { $0.contains("made no progress for") }
+        #expect(sentences.first?.contains("error on rank 0") == true, "\(result.stderr)")
+        #expect(sentences.first?.contains("step 0's broadcast of the weights at start-up (MPI_Bcast) made no progress") == true, "\(result.stderr)")
+        #expect(sentences.first?.contains("(--collective-timeout 3 s); rank 1 (host ") == true, "\(result.stderr)")
+    }
+
     @Test func aStoppedRankEndsTheJobWithinTheTimeoutNamingTheStepAndTheCollective() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let out = try FaultTests.scratch()

@@ -21,6 +21,9 @@ import Darwin
 ///   between the first and the second hop of bucket 0, while the other ranks wait in that hop
 ///   for its message, as a broken link would; every rank must end (no hang). Needs buckets or
 ///   compression (`--bucket-mb` > 0 or `--grad-compression bf16`) and 2 ranks or more.
+/// - `DPTRAIN_FAULT=stall-at-start`: the highest rank sleeps 10 minutes before the start-up
+///   broadcast of the weights, as a rank whose connection hangs would; the others must end the
+///   job through the collective watchdog instead of waiting in MPI_Bcast. Needs 2 ranks or more.
 ///
 /// A fault is armed only when the variable equals its name exactly (`isArmed(in:)`); any other
 /// value, including case or whitespace variants, is ignored, so it cannot go off by accident.
@@ -29,6 +32,7 @@ public enum TestFault: String, CaseIterable, Sendable {
     case perturbReplica = "perturb-replica"
     case failCheckpointWrite = "fail-checkpoint-write"
     case failInBucket = "fail-in-bucket"
+    case stallAtStart = "stall-at-start"
 
     /// The environment variable that arms a fault.
     public static let environmentVariable = "DPTRAIN_FAULT"

@@ -116,8 +116,10 @@ public final class Trainer {
         } else {
             model.initializeParameters(seed: training.seed)
         }
-        // Identical replicas: everyone takes rank 0's weights, then the hashes must agree.
-        try comm.broadcast(model.parameters, root: 0)
+        // Identical replicas: everyone takes rank 0's weights, then the hashes must agree. Watched
+        // like a step's collectives: a rank or link that fails at start-up must not hang the job.
+        if TestFault.stallAtStart.isArmed() && comm.rank == comm.size - 1 && comm.size > 1 { sleep(600) }
+        try watched("broadcast of the weights at start-up (MPI_Bcast)", step: step) { try comm.broadcast(model.parameters, root: 0) }
         try checkReplicasAgree()
     }
 
