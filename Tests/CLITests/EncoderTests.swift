@@ -17,9 +17,9 @@ import Testing
     func fourAndTwoRanksTrainTheModelOfOneRankWithTheirGlobalBatch(_ flags: [String]) throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let common = Self.small + Self.sgd + flags + ["--steps", "5"]
-        let four = try train(ranks: 4, common + ["--batch", "2"])
-        let two = try train(ranks: 2, common + ["--batch", "4"])
-        let one = try train(ranks: 1, common + ["--batch", "8"])
+        let four = try trainRun(ranks: 4, common + ["--batch", "2"])
+        let two = try trainRun(ranks: 2, common + ["--batch", "4"])
+        let one = try trainRun(ranks: 1, common + ["--batch", "8"])
         for other in [two, one] {
             #expect(other.losses.count == 5 && four.losses.count == 5)
             for (a, b) in zip(four.losses, other.losses) { #expect(abs(a - b) <= 1e-5 * abs(a), "\(flags): losses \(four.losses) vs \(other.losses)") }
@@ -36,7 +36,7 @@ import Testing
     @Test(arguments: [2, 4], [["--architecture", "encoder"], ["--positions", "sinusoidal"]])
     func theLossFalls(ranks: Int, flags: [String]) throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
-        let run = try train(ranks: ranks, Self.shape + flags + ["--steps", "40", "--batch", "8", "--lr", "3e-3",
+        let run = try trainRun(ranks: ranks, Self.shape + flags + ["--steps", "40", "--batch", "8", "--lr", "3e-3",
                                                                 "--eval-every", "10", "--eval-batches", "4"])
         let val = run.valLosses
         #expect(val.count == 4, "\(run.stdout)")
@@ -52,16 +52,16 @@ import Testing
     @Test func anEncoderResumesBitIdentically() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let common = Self.small + ["--architecture", "encoder", "--steps", "10", "--batch", "2"]
-        let straight = try train(ranks: 2, common)
+        let straight = try trainRun(ranks: 2, common)
         let out = try scratch()
-        _ = try train(ranks: 2, common + ["--stop-at", "5"], out: out)
-        let resumed = try train(ranks: 2, common + ["--resume"], out: out)
+        _ = try trainRun(ranks: 2, common + ["--stop-at", "5"], out: out)
+        let resumed = try trainRun(ranks: 2, common + ["--resume"], out: out)
         #expect(resumed.stdout.contains("resumed from"), "\(resumed.stdout)")
         #expect(straight.losses == resumed.losses, "metrics.jsonl after resume must read as one run")
         #expect(straight.modelBytes == resumed.modelBytes, "model.safetensors must be bit-identical")
         let other = try scratch()
-        _ = try train(ranks: 2, common + ["--stop-at", "5"], out: other)
-        let wider = try train(ranks: 4, Self.small + ["--steps", "10", "--batch", "1", "--resume"], out: other)
+        _ = try trainRun(ranks: 2, common + ["--stop-at", "5"], out: other)
+        let wider = try trainRun(ranks: 4, Self.small + ["--steps", "10", "--batch", "1", "--resume"], out: other)
         for (a, b) in zip(straight.losses, wider.losses) { #expect(abs(a - b) <= 1e-5 * abs(a), "\(straight.losses) vs \(wider.losses)") }
     }
 
@@ -69,7 +69,7 @@ import Testing
     /// loss the trainer logged; sample refuses an encoder in one sentence; explain shows no mask.
     @Test func theEncodersCommandsReadItsCheckpoint() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
-        let run = try train(ranks: 2, Self.shape + ["--architecture", "encoder", "--steps", "30", "--batch", "4", "--lr", "3e-3",
+        let run = try trainRun(ranks: 2, Self.shape + ["--architecture", "encoder", "--steps", "30", "--batch", "4", "--lr", "3e-3",
                                                     "--eval-every", "30", "--eval-batches", "4"])
         let state = try JSONSerialization.jsonObject(with: Data(contentsOf: run.latest.appendingPathComponent("state.json"))) as! [String: Any]
         let tokenizer = state["tokenizer"] as! [String: Any]
@@ -115,35 +115,5 @@ import Testing
         let explain = try Run.process(dptrain, ["explain", "--checkpoint", run.out.path, "--prompt", "the [MASK]", "--target", "e"], timeout: 60)
         #expect(explain.status == 0, "\(explain.stderr)")
         #expect(explain.stdout.contains("no mask: an encoder's token sees every token"), "\(explain.stdout)")
-    }
-
-    // MARK: - Helpers
-
-    struct Trained {
-        let out: URL
-        let latest: URL
-        let stdout: String
-        let losses: [Double]
-        let valLosses: [Double]
-        let weights: SafetensorsFile
-        let modelBytes: Data
-    }
-
-    /// Runs `dptrain train` with `ranks` ranks (1: without mpirun) into `out` and reads its results.
-    func train(ranks: Int, _ arguments: [String], out: URL? = nil) throws -> Trained {
-        let out = try out ?? scratch()
-        let args = ["train"] + arguments + ["--out", out.path]
-        let result = ranks == 1
-            ? try Run.process(Run.product("dptrain"), args, timeout: 120)
-            : try Run.mpirun(ranks, Run.product("dptrain"), args, timeout: 120)
-        try #require(result.status == 0, "dptrain failed (\(result.status)): \(result.stderr)")
-        let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-        let objects = metrics.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        let name = try String(contentsOf: out.appendingPathComponent("checkpoints/LATEST"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let latest = out.appendingPathComponent("checkpoints/\(name)")
-        let bytes = try Data(contentsOf: latest.appendingPathComponent("model.safetensors"))
-        return Trained(out: out, latest: latest, stdout: result.stdout, losses: objects.compactMap { $0["loss"] as? Double },
-                       valLosses: objects.compactMap { $0["val_loss"] as? Double }, weights: try Safetensors.decode(bytes), modelBytes: bytes)
     }
 }

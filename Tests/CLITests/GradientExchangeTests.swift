@@ -199,18 +199,4 @@ import Testing
             losses: losses, model: try Data(contentsOf: directory.appendingPathComponent("model.safetensors")),
             optimizer: try Data(contentsOf: directory.appendingPathComponent("optimizer.safetensors")), stderr: result.stderr)
     }
-
-    /// The largest |a − b| / max(|a|, 1e-3) over every tensor of two safetensors files, and where.
-    func maxRelativeDifference(_ a: Data, _ b: Data) throws -> (Double, String) {
-        let x = try Safetensors.decode(a), y = try Safetensors.decode(b)
-        #expect(x.names == y.names)
-        var worst = (0.0, "")
-        for name in x.names {
-            for (p, q) in zip(try x.values(name), try y.values(name)) {
-                let difference = Double(abs(p - q)) / max(Double(abs(p)), 1e-3)
-                if difference > worst.0 { worst = (difference, name) }
-            }
-        }
-        return worst
-    }
 }

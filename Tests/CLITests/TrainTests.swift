@@ -12,9 +12,9 @@ import Testing
     @Test func worldSizesAndAccumulationTrainTheSameModel() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let common = Self.small + ["--sampler", "sequential", "--steps", "4"]
-        let four = try train(ranks: 4, common + ["--batch", "2"])
-        let twoAccumulating = try train(ranks: 2, common + ["--batch", "2", "--grad-accum", "2"])
-        let one = try train(ranks: 1, common + ["--batch", "8"])
+        let four = try trainRun(ranks: 4, common + ["--batch", "2"])
+        let twoAccumulating = try trainRun(ranks: 2, common + ["--batch", "2", "--grad-accum", "2"])
+        let one = try trainRun(ranks: 1, common + ["--batch", "8"])
         for other in [twoAccumulating, one] {
             #expect(other.losses.count == 4)
             for (a, b) in zip(four.losses, other.losses) {
@@ -32,8 +32,8 @@ import Testing
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         // SGD: AdamW's m/√v would magnify the summation-order differences of near-zero gradients.
         let common = Self.small + ["--positions", positions, "--sampler", "sequential", "--steps", "4", "--optimizer", "sgd", "--lr", "0.3"]
-        let two = try train(ranks: 2, common + ["--batch", "4"])
-        let one = try train(ranks: 1, common + ["--batch", "8"])
+        let two = try trainRun(ranks: 2, common + ["--batch", "4"])
+        let one = try trainRun(ranks: 1, common + ["--batch", "8"])
         #expect(two.losses.count == 4 && one.losses.count == 4)
         for (a, b) in zip(two.losses, one.losses) { #expect(abs(a - b) <= 1e-5 * abs(a), "losses \(two.losses) vs \(one.losses)") }
         let (worst, name) = try maxRelativeDifference(two.weights, one.weights)
@@ -41,7 +41,7 @@ import Testing
         #expect(two.losses.last! < two.losses.first!, "\(two.losses)")
         #expect(!two.weights.names.contains("pos_embedding"))
         #expect(try configJSON(two.out)["model"].flatMap { ($0 as? [String: Any])?["positions"] as? String } == positions)
-        let resumed = try train(ranks: 2, Self.small + ["--steps", "6", "--batch", "4", "--resume"], out: two.out)
+        let resumed = try trainRun(ranks: 2, Self.small + ["--steps", "6", "--batch", "4", "--resume"], out: two.out)
         #expect(resumed.losses.count == 6, "\(resumed.stderr)")
         // Sampling reads the positions from the checkpoint, with and without the KV cache.
         let sample = ["sample", "--checkpoint", two.out.path, "--tokens", "40", "--temperature", "0"]
@@ -54,10 +54,10 @@ import Testing
     func resumingIsBitIdenticalToNeverStopping(sampler: String) throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let common = Self.small + ["--sampler", sampler, "--steps", "10", "--batch", "2"]
-        let straight = try train(ranks: 2, common)
+        let straight = try trainRun(ranks: 2, common)
         let out = try scratch()
-        _ = try train(ranks: 2, common + ["--stop-at", "5"], out: out)
-        let resumed = try train(ranks: 2, common + ["--resume"], out: out)
+        _ = try trainRun(ranks: 2, common + ["--stop-at", "5"], out: out)
+        let resumed = try trainRun(ranks: 2, common + ["--resume"], out: out)
         #expect(resumed.stdout.contains("resumed from"), "\(resumed.stdout)")
         #expect(straight.losses == resumed.losses, "metrics.jsonl after resume must read as one run")
         #expect(straight.modelBytes == resumed.modelBytes, "model.safetensors must be bit-identical")
@@ -66,10 +66,10 @@ import Testing
     @Test func resumingWithAnotherWorldSizeAndTheSameGlobalBatchContinues() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let common = Self.small + ["--sampler", "shuffle", "--steps", "8"]
-        let straight = try train(ranks: 2, common + ["--batch", "2"])
+        let straight = try trainRun(ranks: 2, common + ["--batch", "2"])
         let out = try scratch()
-        _ = try train(ranks: 2, common + ["--batch", "2", "--stop-at", "4"], out: out)
-        let resumed = try train(ranks: 4, common + ["--batch", "1", "--resume"], out: out)
+        _ = try trainRun(ranks: 2, common + ["--batch", "2", "--stop-at", "4"], out: out)
+        let resumed = try trainRun(ranks: 4, common + ["--batch", "1", "--resume"], out: out)
         #expect(!resumed.stderr.contains("global batch changes"))
         for (a, b) in zip(straight.losses, resumed.losses) {
             #expect(abs(a - b) <= 1e-5 * abs(a), "\(straight.losses) vs \(resumed.losses)")
@@ -81,7 +81,7 @@ import Testing
     @Test func theLossFallsOnTheBuiltInCorpusAndOnlyRankZeroPrintsAndWrites() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         let out = try scratch()
-        let run = try train(ranks: 2, Self.small + ["--steps", "40", "--batch", "4", "--lr", "3e-3", "--log-every", "1",
+        let run = try trainRun(ranks: 2, Self.small + ["--steps", "40", "--batch", "4", "--lr", "3e-3", "--log-every", "1",
                                                    "--eval-every", "20", "--checkpoint-every", "20"], out: out)
         #expect(run.losses.count == 40)
         // ln(vocabulary) ≈ 4 at the start; unigram statistics alone bring it near 3.
@@ -108,7 +108,7 @@ import Testing
     }
 
     @Test func theSeedPresetLearnsTheSeedSentences() throws {
-        let run = try train(ranks: 1, ["--preset", "seed", "--steps", "100", "--log-every", "10", "--eval-every", "0"])
+        let run = try trainRun(ranks: 1, ["--preset", "seed", "--steps", "100", "--log-every", "10", "--eval-every", "0"])
         #expect(run.stdout.contains("seed example, word tokenizer, 4 tokens"), "\(run.stdout)")
         #expect(run.losses.last! < run.losses.first! * 0.7, "\(run.losses)")
     }
@@ -119,7 +119,7 @@ import Testing
     /// at stride T = 2 two contexts are never trained).
     @Test(arguments: [1, 2, 3])
     func theSeedPresetPredictsTheNextWordOfAllFourContexts(seed: Int) throws {
-        let run = try train(ranks: 1, ["--preset", "seed", "--seed", "\(seed)"])
+        let run = try trainRun(ranks: 1, ["--preset", "seed", "--seed", "\(seed)"])
         #expect(run.losses.count > 0 && run.losses.last! < 0.05, "seed \(seed): \(run.losses.suffix(5))")
         for (context, next) in [("hello world", "welcome"), ("world welcome", "good"), ("welcome good", "hello"), ("good hello", "world")] {
             let sample = try Run.process(Run.product("dptrain"), [
@@ -136,8 +136,8 @@ import Testing
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         // 20 steps: at lr 0.5 later steps amplify the ranks' float summation order past 1e-5.
         let short = ["--preset", "seed", "--steps", "20", "--log-every", "1"]
-        let one = try train(ranks: 1, short + ["--batch", "4"])
-        let two = try train(ranks: 2, short + ["--batch", "2"])
+        let one = try trainRun(ranks: 1, short + ["--batch", "4"])
+        let two = try trainRun(ranks: 2, short + ["--batch", "2"])
         #expect(one.losses.count == 20 && two.losses.count == 20)
         // −log p near p = 1 carries float32's absolute error (1.2e-7), hence the 1e-6 floor.
         for (a, b) in zip(one.losses, two.losses) { #expect(abs(a - b) <= max(1e-5 * abs(a), 1e-6), "\(one.losses) vs \(two.losses)") }
@@ -151,16 +151,16 @@ import Testing
             #expect(worst <= 1e-5 * max(scale, 1e-3), "\(name): differs by \(worst), largest weight \(scale)")
         }
         let common = ["--preset", "seed", "--steps", "120", "--log-every", "1", "--batch", "4"]
-        let straight = try train(ranks: 1, common)
+        let straight = try trainRun(ranks: 1, common)
         let out = try scratch()
-        _ = try train(ranks: 1, common + ["--stop-at", "50"], out: out)
-        let resumed = try train(ranks: 1, common + ["--resume"], out: out)
+        _ = try trainRun(ranks: 1, common + ["--stop-at", "50"], out: out)
+        let resumed = try trainRun(ranks: 1, common + ["--resume"], out: out)
         #expect(straight.losses == resumed.losses, "metrics.jsonl after resume must read as one run")
         #expect(straight.modelBytes == resumed.modelBytes, "model.safetensors must be bit-identical")
     }
 
     @Test func debugModeRunsWithoutMPIRunAndReportsItsChecks() throws {
-        let run = try train(ranks: 1, Self.small + ["--steps", "3", "--debug"])
+        let run = try trainRun(ranks: 1, Self.small + ["--steps", "3", "--debug"])
         #expect(run.stdout.contains("(single process"), "solo: \(run.stdout)")
         #expect(run.stdout.contains("debug: gradient spot check: worst relative error"))
         #expect(run.stdout.contains("fwd ") && run.stdout.contains(" allreduce "))
@@ -171,7 +171,7 @@ import Testing
 
     @Test func aFreshRunRefusesToOverwriteAnEarlierRunsCheckpoints() throws {
         let out = try scratch()
-        _ = try train(ranks: 1, Self.small + ["--steps", "2"], out: out)
+        _ = try trainRun(ranks: 1, Self.small + ["--steps", "2"], out: out)
         let again = try Run.process(Run.product("dptrain"), Self.small + ["--steps", "2", "--out", out.path], timeout: 60)
         #expect(again.status != 0)
         #expect(again.stderr.contains("already holds checkpoints"), "\(again.stderr)")
@@ -181,7 +181,7 @@ import Testing
         let directory = try scratch()
         let toml = directory.appendingPathComponent("run.toml")
         try Data("# a small run\nlayers = 1\ndim = 16\nheads = 2\ncontext = 8\nsteps = 9\nlog-every = 1\ntie-embeddings = false\nlr = 2e-3\n".utf8).write(to: toml)
-        let run = try train(ranks: 1, ["--config", toml.path, "--steps", "3", "--quiet"])
+        let run = try trainRun(ranks: 1, ["--config", toml.path, "--steps", "3", "--quiet"])
         #expect(run.losses.count == 3, "--steps 3 on the command line wins over the file's 9")
         #expect(!run.stdout.contains("step 1/3"), "--quiet prints no step lines: \(run.stdout)")
         #expect(run.stdout.contains("done: step 3"))
@@ -192,7 +192,7 @@ import Testing
 
         let json = directory.appendingPathComponent("run.json")
         try Data(#"{"layers": 1, "dim": 16, "heads": 2, "context": 8, "steps": 2, "log_every": 1, "debug": true}"#.utf8).write(to: json)
-        let fromJSON = try train(ranks: 1, ["--config", json.path])
+        let fromJSON = try trainRun(ranks: 1, ["--config", json.path])
         #expect(fromJSON.losses.count == 2 && fromJSON.stdout.contains("debug: gradient spot check"))
 
         try Data("layers = [1]\n".utf8).write(to: toml)
@@ -203,15 +203,15 @@ import Testing
     @Test func configJSONRepeatsARunAndAResumeMayChangeTrainingFlags() throws {
         try #require(Run.hasMPIRun, "mpirun is not installed; scripts/test.sh installs it")
         // Issue 14's case: --min-lr 0.02 on resume is checked against the checkpoint's --lr 0.1.
-        let first = try train(ranks: 2, Self.small + ["--steps", "5", "--lr", "0.1", "--min-lr", "0.01", "--zero", "1"])
-        let resumed = try train(ranks: 2, ["--resume", "--steps", "8", "--min-lr", "0.02"], out: first.out)
+        let first = try trainRun(ranks: 2, Self.small + ["--steps", "5", "--lr", "0.1", "--min-lr", "0.01", "--zero", "1"])
+        let resumed = try trainRun(ranks: 2, ["--resume", "--steps", "8", "--min-lr", "0.02"], out: first.out)
         #expect(resumed.losses.count == 8, "\(resumed.stdout)")
         let resumedConfig = try configJSON(first.out)
         #expect((resumedConfig["training"] as? [String: Any])?["min_lr"] as? Double == 0.02)
         #expect((resumedConfig["parallel"] as? [String: Any])?["zero"] as? Int == 1, "the checkpoint's ZeRO stage carries over")
 
         // The recorded settings, given back, are the same run (but for OUT).
-        let repeated = try train(ranks: 2, ["--config", first.out.appendingPathComponent("config.json").path])
+        let repeated = try trainRun(ranks: 2, ["--config", first.out.appendingPathComponent("config.json").path])
         var a = resumedConfig, b = try configJSON(repeated.out)
         a["out"] = nil
         b["out"] = nil
@@ -222,36 +222,5 @@ import Testing
     /// OUT/config.json as a JSON object.
     func configJSON(_ out: URL) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
-    }
-
-    // MARK: - Helpers
-
-    struct Trained {
-        let out: URL
-        let stdout: String
-        let stderr: String
-        let losses: [Double]
-        let weights: SafetensorsFile
-        let modelBytes: Data
-    }
-
-    /// Runs `dptrain train` with `ranks` ranks (1: without mpirun) into `out` and reads its results.
-    func train(ranks: Int, _ arguments: [String], out: URL? = nil) throws -> Trained {
-        let out = try out ?? scratch()
-        let args = ["train"] + arguments + ["--out", out.path]
-        let result = ranks == 1
-            ? try Run.process(Run.product("dptrain"), args, timeout: 120)
-            : try Run.mpirun(ranks, Run.product("dptrain"), args, timeout: 120)
-        try #require(result.status == 0, "dptrain failed (\(result.status)): \(result.stderr)")
-        let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-        let losses = metrics.split(separator: "\n").compactMap { line -> Double? in
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            return object?["loss"] as? Double
-        }
-        let latest = try String(contentsOf: out.appendingPathComponent("checkpoints/LATEST"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let bytes = try Data(contentsOf: out.appendingPathComponent("checkpoints/\(latest)/model.safetensors"))
-        return Trained(out: out, stdout: result.stdout, stderr: result.stderr, losses: losses,
-                       weights: try Safetensors.decode(bytes), modelBytes: bytes)
     }
 }

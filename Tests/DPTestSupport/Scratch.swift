@@ -21,3 +21,8 @@ public func maxRelativeDifference(_ a: SafetensorsFile, _ b: SafetensorsFile) th
     }
     return worst
 }
+
+/// The same for two safetensors files as written (a checkpoint's model or optimizer bytes).
+public func maxRelativeDifference(_ a: Data, _ b: Data) throws -> (Double, String) {
+    try maxRelativeDifference(Safetensors.decode(a), Safetensors.decode(b))
+}

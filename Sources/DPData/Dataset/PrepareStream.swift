@@ -268,11 +268,10 @@ func move(_ from: URL, to: URL) throws {
 /// Splits the complete token file `file` (`count` tokens, `wide`: uint32) at `at`: tokens
 /// ..<at become `head` and at... `tail`. A nil side must be empty and is not written (a shard of
 /// a parallel prepare); a non-nil side is written even when empty (train.bin, val.bin). The file
-/// is renamed, not copied, where it is one side; else the tail is copied in pieces of 8 MB and
+/// is renamed, not copied, where it is one side; else the tail is copied out (`copyTokens`) and
 /// the file truncated to the head.
 func splitTokenFile(_ file: URL, count: Int, wide: Bool, at: Int, head: URL?, tail: URL?) throws {
     precondition(at >= 0 && at <= count && (head != nil || at == 0) && (tail != nil || at == count))
-    let width = wide ? 4 : 2
     if at == count, let head {
         try move(file, to: head)
         if let tail {
@@ -286,33 +285,8 @@ func splitTokenFile(_ file: URL, count: Int, wide: Bool, at: Int, head: URL?, ta
         try move(file, to: tail)
         return
     }
-    let tail = tail!
-    let staged = tail.deletingLastPathComponent().appendingPathComponent(".\(tail.lastPathComponent).tmp-\(getpid())")
-    defer { try? FileManager.default.removeItem(at: staged) }
-    guard FileManager.default.createFile(atPath: staged.path, contents: TokenFileWriter.header(count: count - at, wide: wide)),
-          let out = FileHandle(forWritingAtPath: staged.path), let input = FileHandle(forUpdatingAtPath: file.path) else {
-        throw DataError.io(path: tail.path, reason: "cannot be written")
-    }
-    defer { try? out.close(); try? input.close() }
-    do {
-        try out.seekToEnd()
-        try input.seek(toOffset: UInt64(TokenFile.headerBytes + at * width))
-        var left = (count - at) * width
-        while left > 0 {
-            let piece = try input.read(upToCount: min(left, 8 << 20)) ?? Data()
-            guard !piece.isEmpty else { throw DataError.io(path: file.path, reason: "ended early while being split") }
-            try write(piece, to: out, path: staged.path)
-            left -= piece.count
-        }
-        try input.truncate(atOffset: UInt64(TokenFile.headerBytes + at * width))
-        try input.seek(toOffset: 0)
-        try write(TokenFileWriter.header(count: at, wide: wide), to: input, path: file.path)
-    } catch let error as DataError {
-        throw error
-    } catch {
-        throw DataError.io(path: file.path, reason: "cannot be split (\(error.localizedDescription))")
-    }
-    try move(staged, to: tail)
+    try copyTokens(from: [TokenPiece(url: file, tokens: count)], first: at, wide: wide, into: [(tail!, count - at)])
+    try truncateTokenFile(file, to: at, wide: wide)
     if let head { try move(file, to: head) } else { try? FileManager.default.removeItem(at: file) }
 }
 

@@ -10,7 +10,7 @@ struct BPETrainer {
     private var pairCounts: [UInt64: Int] = [:]
     /// Pair -> the chunks that held it when it was counted (may repeat, may be stale).
     private var chunksWithPair: [UInt64: [Int32]] = [:]
-    private var heap = PairHeap()
+    private var heap = BinaryHeap<PairCount>()
 
     /// Pre-splits `text` in pieces of about `pieceBytes` cut where `TextCut` allows (the chunks
     /// are those of the whole text), so that the pre-split's per-byte arrays (about 10 bytes per
@@ -46,7 +46,7 @@ struct BPETrainer {
                 chunksWithPair[pair, default: []].append(Int32(c))
             }
         }
-        for (pair, count) in pairCounts { heap.push(count: count, pair: pair) }
+        for (pair, count) in pairCounts { heap.push(PairCount(count: count, pair: pair)) }
     }
 
     /// Up to `count` merges, each the most frequent pair at its time (ties: the smaller pair).
@@ -64,7 +64,7 @@ struct BPETrainer {
             for (p, d) in deltas where d != 0 {
                 let updated = pairCounts[p, default: 0] + d
                 pairCounts[p] = updated == 0 ? nil : updated
-                if updated > 0 { heap.push(count: updated, pair: p) }
+                if updated > 0 { heap.push(PairCount(count: updated, pair: p)) }
             }
             merges.append((a, b))
         }
@@ -88,49 +88,17 @@ struct BPETrainer {
 
     /// The most frequent pair and its count, skipping heap entries that no longer hold.
     private mutating func popBest() -> (UInt64, Int)? {
-        while let (count, pair) = heap.pop() {
-            if pairCounts[pair] == count { return (pair, count) }
+        while let top = heap.pop() {
+            if pairCounts[top.pair] == top.count { return (top.pair, top.count) }
         }
         return nil
     }
 }
 
-/// A binary max-heap of (count, pair), larger count first, then smaller pair.
-struct PairHeap {
-    private var items: [(count: Int, pair: UInt64)] = []
+/// A pair and its count when pushed; the heap gives the larger count first, then the smaller pair.
+struct PairCount: HeapOrdered {
+    let count: Int, pair: UInt64
 
     @inline(__always)
-    private func before(_ x: (count: Int, pair: UInt64), _ y: (count: Int, pair: UInt64)) -> Bool {
-        x.count != y.count ? x.count > y.count : x.pair < y.pair
-    }
-
-    mutating func push(count: Int, pair: UInt64) {
-        items.append((count, pair))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard before(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> (Int, UInt64)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && before(items[l], items[m]) { m = l }
-                if r < items.count && before(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return (top.count, top.pair)
-    }
+    static func before(_ x: Self, _ y: Self) -> Bool { x.count != y.count ? x.count > y.count : x.pair < y.pair }
 }

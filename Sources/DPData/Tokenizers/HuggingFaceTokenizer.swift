@@ -260,7 +260,7 @@ public struct HuggingFaceTokenizer: Tokenizer {
         var prev = [Int](repeating: -1, count: n), next = [Int](repeating: -1, count: n)
         var alive = [Bool](repeating: true, count: n)
         for i in 0..<n { prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1 }
-        var heap = MergeHeap()
+        var heap = BinaryHeap<PendingMerge>()
         for i in 0..<(n - 1) {
             if let m = merges[Self.key(c[i], c[i + 1])] { heap.push(.init(rank: m.rank, pos: i, id: m.id)) }
         }
@@ -310,41 +310,10 @@ public struct HuggingFaceTokenizer: Tokenizer {
 /// A token for a message: quoted, with its ByteLevel characters (`Ġthe`) as they are.
 func quotedToken(_ token: String) -> String { "\"\(token.unicodeScalars.map { $0.escaped(asASCII: false) }.joined())\"" }
 
-/// A binary min-heap of pending merges ordered by (rank, position), as the library's.
-struct MergeHeap {
-    struct Entry { let rank: Int32; let pos: Int; let id: Int32 }
-    private var items: [Entry] = []
+/// A pending merge; the heap gives the lowest (rank, position) first, as the library's.
+struct PendingMerge: HeapOrdered {
+    let rank: Int32, pos: Int, id: Int32
 
     @inline(__always)
-    private static func less(_ a: Entry, _ b: Entry) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos }
-
-    mutating func push(_ e: Entry) {
-        items.append(e)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard Self.less(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && Self.less(items[l], items[m]) { m = l }
-                if r < items.count && Self.less(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return first
-    }
+    static func before(_ a: Self, _ b: Self) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos }
 }
