@@ -13,6 +13,9 @@
 #   --ranks-per-host N    ranks on each host (default 1); ranks of one host talk over shared
 #                         memory (btl vader), hosts over TCP. More ranks than the machine's cores
 #                         oversubscribe it: the solo baseline stays one rank alone
+#   --cores-per-host N    host i runs on cores i·N … i·N+N−1 only (taskset), as separate machines
+#                         would, and one rank alone on host a's; default 0: the hosts share every
+#                         core (the scheduler places their threads and the kernel's network work)
 #   --mpirun "ARGS"       extra mpirun arguments for the runs across hosts (e.g. "--mca
 #                         mpi_yield_when_idle 1", "--mca btl_tcp_sndbuf 4194304")
 #   --rounds N            interleaved rounds (every rate, and one rank alone, once per round);
@@ -31,7 +34,8 @@
 #                         you pass options)
 #
 # Columns: rate; ms/step (median); the split into forward, backward, exposed communication (the
-# time the step waited for the network after backward) and update; efficiency = ms/step of one
+# time the step waited for the network after backward) and update; comm busy and comm CPU (the
+# exchange thread's wall and CPU time per step, hidden or not); efficiency = ms/step of one
 # rank alone (no network, same options, `--single-process`) ÷ ms/step over the link; MB that left
 # host a over its link per step (its veth's tx_bytes over the whole run, less a one-step run's, ÷
 # the extra steps), so the start-up broadcast is not counted.
@@ -53,6 +57,7 @@ cb_fail() { netns_fail "$@"; }
 rates="none 1gbit 300mbit"
 hosts=2
 ranks_per_host=1
+cores_per_host=0
 mpirun_extra=()
 rounds=1
 dptrain_bin=""
@@ -64,6 +69,7 @@ while [ "$#" -gt 0 ]; do
         --rates) [ "$#" -ge 2 ] || cb_fail 64 "--rates needs a list such as \"none 1gbit 300mbit\"."; rates="$2"; shift 2 ;;
         --hosts) [ "$#" -ge 2 ] || cb_fail 64 "--hosts needs 2 or 4."; hosts="$2"; shift 2 ;;
         --ranks-per-host) [ "$#" -ge 2 ] || cb_fail 64 "--ranks-per-host needs a number."; ranks_per_host="$2"; shift 2 ;;
+        --cores-per-host) [ "$#" -ge 2 ] || cb_fail 64 "--cores-per-host needs a number."; cores_per_host="$2"; shift 2 ;;
         --mpirun) [ "$#" -ge 2 ] || cb_fail 64 "--mpirun needs arguments."; read -r -a mpirun_extra <<<"$2"; shift 2 ;;
         --rounds) [ "$#" -ge 2 ] || cb_fail 64 "--rounds needs a number."; rounds="$2"; shift 2 ;;
         --dptrain) [ "$#" -ge 2 ] || cb_fail 64 "--dptrain needs a path."; dptrain_bin="$2"; shift 2 ;;
@@ -77,6 +83,9 @@ done
 [ "$hosts" = 2 ] || [ "$hosts" = 4 ] || cb_fail 64 "--hosts must be 2 or 4, not $hosts."
 [[ "$ranks_per_host" =~ ^[1-9][0-9]*$ ]] || cb_fail 64 "--ranks-per-host must be a positive number, not $ranks_per_host."
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || cb_fail 64 "--rounds must be a positive number, not $rounds."
+[[ "$cores_per_host" =~ ^[0-9]+$ ]] || cb_fail 64 "--cores-per-host must be a number, not $cores_per_host."
+[ $((hosts * cores_per_host)) -le "$(nproc)" ] \
+    || cb_fail 64 "--cores-per-host $cores_per_host needs $((hosts * cores_per_host)) cores for $hosts hosts; this machine has $(nproc)."
 [ -n "${rates// /}" ] || cb_fail 64 "--rates is empty."
 for rate in $rates; do
     [ "$rate" = none ] || [[ "$rate" =~ ^[0-9]+(\.[0-9]+)?([kmg]?bit|[kmg]?bps)$ ]] \
@@ -123,6 +132,7 @@ for i in $(seq 0 $((hosts - 1))); do
     n="${names[$i]}"
     host_names+=("cb-$n") host_ns+=("cb-$n-$suffix") host_dev+=("cb$n-$suffix")
     netns_add "cb-$n-$suffix"
+    [ "$cores_per_host" -eq 0 ] || netns_cpus["cb-$n"]="$((i * cores_per_host))-$(((i + 1) * cores_per_host - 1))"
 done
 if [ "$hosts" -eq 2 ]; then
     netns_veth "${host_dev[0]}" "${host_dev[1]}"
@@ -241,8 +251,8 @@ echo
 echo "dptrain bench ${bench_options[*]}; $hosts hosts × $ranks_per_host rank(s)${mpirun_extra[*]+; mpirun ${mpirun_extra[*]}}; load $(cut -d' ' -f1-3 /proc/loadavg); medians of $rounds interleaved round(s)"
 echo "one rank alone: $(printf '%.0f' "$solo") ms/step"
 echo
-echo "| variant | link | ms/step | forward | backward | exposed comm | update | comm busy | efficiency | MB/step over the link |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| variant | link | ms/step | forward | backward | exposed comm | update | comm busy | comm CPU | efficiency | MB/step over the link |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for variant in "${variants[@]}"; do
     label="${variant%% *}"
     for rate in $rates; do
@@ -251,11 +261,11 @@ for variant in "${variants[@]}"; do
         ms="$(field_median "$run" ms_per_step)"
         bytes="$(for round in $(seq 1 "$rounds"); do cat "$work_dir/$run-$round.bytes"; done | median)"
         per_step="$(awk -v b="$bytes" -v c="${calibration[$run]}" -v n="$total_steps" 'BEGIN { printf "%.1f", (b - c) / (n - 1) / 1e6 }')"
-        printf '| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s |\n' \
+        printf '| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s |\n' \
             "$([ "$variant" = - ] && echo "as given" || echo "$variant")" \
             "$([ "$rate" = none ] && echo "uncapped veth" || echo "$rate")" "$ms" \
             "$(field_median "$run" forward_ms)" "$(field_median "$run" backward_ms)" \
             "$(field_median "$run" exposed_comm_ms)" "$(field_median "$run" update_ms)" \
-            "$(field_median "$run" comm_busy_ms)" "$(awk -v a="$solo" -v b="$ms" 'BEGIN { print a / b }')" "$per_step"
+            "$(field_median "$run" comm_busy_ms)" "$(field_median "$run" comm_cpu_ms)" "$(awk -v a="$solo" -v b="$ms" 'BEGIN { print a / b }')" "$per_step"
     done
 done

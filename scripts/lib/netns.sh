@@ -11,6 +11,7 @@
 #   netns_veth A B                  a veth pair A–B (removed if it never reaches a namespace)
 #   netns_write_agent FILE HOST NS ...   OpenMPI's rsh agent (plm_rsh_agent): `FILE HOST COMMAND`
 #                                   runs COMMAND in NS's namespaces with hostname HOST, as sshd would
+#                                   (on the cores netns_cpus[HOST] names, when it is set)
 #   netns_on_host NS HOST COMMAND...     runs COMMAND in NS with its own UTS namespace named HOST
 #   netns_run COMMAND...            runs COMMAND in the background and waits for it, so that a
 #                                   signal reaches the trap at once (the trap ends it)
@@ -48,6 +49,9 @@ netns_work=""
 netns_keep_work=0
 
 netns_before_cleanup() { :; }
+# netns_cpus[HOST]=LIST (taskset's list, e.g. 0 or 2-3): the agent and netns_on_host run HOST's
+# processes on those cores only.
+declare -A netns_cpus=()
 
 netns_cleanup() {
     local status=$?
@@ -111,20 +115,23 @@ netns_write_agent() {
     {
         echo '#!/bin/sh'
         echo "# plm_rsh_agent for $NETNS_PROG: AGENT HOST COMMAND... runs COMMAND in HOST's namespaces."
+        echo 'cpus=""'
         echo 'case "$1" in'
-        while [ "$#" -ge 2 ]; do echo "    $1) ns=$2 ;;"; shift 2; done
+        while [ "$#" -ge 2 ]; do echo "    $1) ns=$2${netns_cpus[$1]+ cpus=${netns_cpus[$1]}} ;;"; shift 2; done
         echo "    *) echo \"$NETNS_PROG agent: no namespace for host \$1\" >&2; exit 255 ;;"
         echo 'esac'
         echo 'host="$1"; shift'
-        echo "exec ip netns exec \"\$ns\" unshare --uts sh -c 'hostname \"\$1\" && shift && exec sh -c \"\$*\"' agent \"\$host\" \"\$@\""
+        echo 'pin=""; [ -z "$cpus" ] || pin="taskset -c $cpus"'
+        echo "exec ip netns exec \"\$ns\" \$pin unshare --uts sh -c 'hostname \"\$1\" && shift && exec sh -c \"\$*\"' agent \"\$host\" \"\$@\""
     } >"$file"
     chmod +x "$file"
 }
 
 netns_on_host() {
-    local ns="$1" host="$2"
+    local ns="$1" host="$2" pin=()
     shift 2
-    ip netns exec "$ns" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+    [ -z "${netns_cpus[$host]:-}" ] || pin=(taskset -c "${netns_cpus[$host]}")
+    ip netns exec "$ns" ${pin[@]+"${pin[@]}"} unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
 }
 
 netns_run() {
