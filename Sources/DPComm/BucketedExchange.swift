@@ -16,9 +16,14 @@ public struct ExchangeTimes: Sendable, Equatable {
     public var exposed = 0.0
     /// Time the exchange thread spent sending, receiving and adding (hidden or not).
     public var busy = 0.0
-    public init(exposed: Double = 0, busy: Double = 0) {
+    /// CPU time of the exchange thread in that time (user and system, CLOCK_THREAD_CPUTIME_ID):
+    /// what the exchange took from the cores backward runs on. The kernel's work for the
+    /// sockets outside this thread's system calls (softirqs) is not in it.
+    public var cpu = 0.0
+    public init(exposed: Double = 0, busy: Double = 0, cpu: Double = 0) {
         self.exposed = exposed
         self.busy = busy
+        self.cpu = cpu
     }
 }
 
@@ -45,13 +50,18 @@ public struct ExchangeTimes: Sendable, Equatable {
 /// partial sum once to send it on; the owner rounds the complete sum and every rank, the owner
 /// too, takes that rounded value, so all replicas apply the same gradient.
 ///
-/// Two levels (`hosts`, for H hosts of L ranks each, ZeRO-0): a bucket is cut into L equal
+/// Two levels (`hosts`, for H hosts of L ranks each), ZeRO-0: a bucket is cut into L equal
 /// chunks; a ring reduce-scatter within the host (binary32, shared memory) leaves chunk l summed
 /// over the host on local rank l; the L rings across the hosts (local rank l of every host) then
 /// all-reduce chunk l as above (bf16 on the wire with `.bf16`, the owner's rounding for all); a
 /// ring all-gather within the host gives every rank every chunk. The link between hosts carries
 /// 2·(H − 1)/H of the bucket each way instead of the flat ring's 2·(W − 1)/W, and every rank ends
-/// with the same values (each chunk is the result of one owner, copied).
+/// with the same values (each chunk is the result of one owner, copied). ZeRO-1: the parts are
+/// the shards; for each host h in turn a reduce-scatter within the host leaves the part of (h, l)
+/// summed over this host on local rank l, and the rings across the hosts reduce-scatter those,
+/// so each rank ends with its own part summed over all; the weights' all-gather goes the other
+/// way (across, then within). The link carries (H − 1)/H of the bucket each way for each of the
+/// two, instead of the flat ring's (W − 1)/W.
 ///
 /// Threads: `begin`, `ready`, `finish` and `allGather` are called by one thread (the trainer's);
 /// it must make no other call on the communicator between `begin` and `finish` (MPI's
@@ -84,6 +94,7 @@ public final class BucketedExchange: @unchecked Sendable {
     // The exchange thread between `begin` and `finish`; read by the caller after the group's wait.
     private var failure: (any Error)?
     private var busy = 0.0
+    private var cpu = 0.0
 
     /// A test hook (fault points): called on the exchange thread before hop `hop` of bucket
     /// `bucket`; what it throws fails the step on this rank as an MPI error would.
@@ -109,8 +120,9 @@ public final class BucketedExchange: @unchecked Sendable {
             }
         }
         if let hosts {
-            guard shardCounts == nil, hosts.local.size * hosts.cross.size == W else {
-                throw MPIError(call: "BucketedExchange", message: "the exchange in two levels needs ZeRO-0 and \(W) ranks as hosts × ranks per host, not \(hosts.cross.size) × \(hosts.local.size)")
+            guard hosts.local.size * hosts.cross.size == W, hosts.worldRanks.count == hosts.cross.size,
+                  hosts.worldRanks.allSatisfy({ $0.count == hosts.local.size }), hosts.crossWorldRanks.count == hosts.cross.size else {
+                throw MPIError(call: "BucketedExchange", message: "the exchange in two levels needs \(W) ranks as hosts × ranks per host, not \(hosts.cross.size) × \(hosts.local.size)")
             }
         }
         self.channel = channel
@@ -127,8 +139,9 @@ public final class BucketedExchange: @unchecked Sendable {
         let largestBucket = buckets.map(\.count).max() ?? 0
         var largestChunk = 0
         for bucket in buckets {
-            // Two levels: the host's chunks (1/L of a bucket) are the largest a hop receives.
-            let ranks = hosts?.local.size ?? W
+            // Two levels without shards: the host's chunks (1/L of a bucket) are the largest a hop
+            // receives; with shards, the shards' parts at both levels.
+            let ranks = shardCounts == nil ? hosts?.local.size ?? W : W
             largestChunk = Swift.max(largestChunk, Self.chunks(of: bucket, ranks: ranks, shardStarts: starts, shardCounts: shardCounts).map(\.count).max() ?? 0)
         }
         receiveFloats = .allocate(capacity: compression == .none || hosts != nil ? largestChunk : 0)
@@ -208,6 +221,7 @@ public final class BucketedExchange: @unchecked Sendable {
         next = 0
         failure = nil
         busy = 0
+        cpu = 0
     }
 
     /// `gradients[offset...]` is final: hands every bucket that lies inside it to the exchange thread.
@@ -218,9 +232,10 @@ public final class BucketedExchange: @unchecked Sendable {
             next += 1
             queue.async(group: group) { [self] in
                 guard failure == nil else { return }
-                let start = monotonicSeconds()
+                let (start, startCPU) = (monotonicSeconds(), threadCPUSeconds())
                 do { try reduce(bucket: index) } catch { failure = error }
                 busy += monotonicSeconds() - start
+                cpu += threadCPUSeconds() - startCPU
             }
         }
     }
@@ -232,27 +247,30 @@ public final class BucketedExchange: @unchecked Sendable {
         ready(from: 0)
         group.wait()
         inStep = false
-        let times = ExchangeTimes(exposed: monotonicSeconds() - start, busy: busy)
+        let times = ExchangeTimes(exposed: monotonicSeconds() - start, busy: busy, cpu: cpu)
         if let failure { throw failure }
         return times
     }
 
     /// ZeRO-1's weight step through the same buckets, in binary32 (weights are never rounded):
-    /// every rank's shard of `buffer` is copied into the same place on every other rank. Runs on
-    /// the calling thread; call it after `finish`.
+    /// every rank's shard of `buffer` is copied into the same place on every other rank; with two
+    /// levels across the hosts first (among the ranks of each local rank), then within each host.
+    /// Runs on the calling thread; call it after `finish`.
     public func allGather(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         precondition(!inStep, "BucketedExchange.allGather during a step")
         guard let counts = shardCounts, buffer.count == gradients.count else {
             throw MPIError(call: "BucketedExchange.allGather", message: "needs the shard counts and a buffer of \(gradients.count) floats")
         }
-        let (W, r) = (channel.size, channel.rank)
+        var hop = 0
         for bucket in buckets {
-            let parts = Self.chunks(of: bucket, ranks: W, shardStarts: shardStarts, shardCounts: counts)
-            for s in 0..<(W - 1) {
-                let out = parts[(r - s + W) % W], into = parts[(r - s - 1 + W) % W]
-                try channel.exchange(
-                    send: UnsafeBufferPointer(rebasing: buffer[out]), to: (r + 1) % W,
-                    receive: UnsafeMutableBufferPointer(rebasing: buffer[into]), from: (r + W - 1) % W)
+            let parts = Self.chunks(of: bucket, ranks: channel.size, shardStarts: shardStarts, shardCounts: counts)
+            guard let hosts else {
+                try allGather(parts, over: channel, in: buffer, bucket: nil, hop: &hop)
+                continue
+            }
+            try allGather(hosts.crossWorldRanks.map { parts[$0] }, over: hosts.cross, in: buffer, bucket: nil, hop: &hop)
+            for ranksOfHost in hosts.worldRanks {
+                try allGather(ranksOfHost.map { parts[$0] }, over: hosts.local, in: buffer, bucket: nil, hop: &hop)
             }
         }
     }
@@ -261,13 +279,13 @@ public final class BucketedExchange: @unchecked Sendable {
     private func reduce(bucket index: Int) throws {
         let bucket = buckets[index]
         var hop = 0
-        if let hosts {
+        if let hosts, shardCounts == nil {
             // Within the host in binary32 (shared memory), across hosts among the ranks of this
             // local rank (one per host, on 1/L of the bucket each), within the host again.
             let local = Self.chunks(of: bucket, ranks: hosts.local.size, shardStarts: [], shardCounts: nil)
             try reduceScatter(local, over: hosts.local, wire: .none, bucket: index, hop: &hop)
             try allReduce(local[hosts.local.rank], over: hosts.cross, base: bucket.lowerBound, bucket: index, hop: &hop)
-            try allGather(local, over: hosts.local, bucket: index, hop: &hop)
+            try allGather(local, over: hosts.local, in: gradients, bucket: index, hop: &hop)
             return
         }
         guard shardCounts != nil else {
@@ -276,7 +294,18 @@ public final class BucketedExchange: @unchecked Sendable {
         }
         let r = channel.rank
         let parts = Self.chunks(of: bucket, ranks: channel.size, shardStarts: shardStarts, shardCounts: shardCounts)
-        try reduceScatter(parts, over: channel, wire: compression, bucket: index, hop: &hop)
+        if let hosts {
+            // Within the host in binary32: for each host's ranks in turn, a reduce-scatter that
+            // leaves the part of (that host, local rank l) summed over this host on local rank l.
+            // Then across hosts among the ranks of this local rank: each ends with its own part
+            // summed over every host.
+            for ranksOfHost in hosts.worldRanks {
+                try reduceScatter(ranksOfHost.map { parts[$0] }, over: hosts.local, wire: .none, bucket: index, hop: &hop)
+            }
+            try reduceScatter(hosts.crossWorldRanks.map { parts[$0] }, over: hosts.cross, wire: compression, bucket: index, hop: &hop)
+        } else {
+            try reduceScatter(parts, over: channel, wire: compression, bucket: index, hop: &hop)
+        }
         let mine = parts[r]
         let target = UnsafeMutableBufferPointer(rebasing: shard[(mine.lowerBound - shardStarts[r])..<(mine.upperBound - shardStarts[r])])
         switch compression {
@@ -297,7 +326,7 @@ public final class BucketedExchange: @unchecked Sendable {
         try reduceScatter(parts, over: ring, wire: compression, bucket: bucket, hop: &hop)
         switch compression {
         case .none:
-            try allGather(parts, over: ring, bucket: bucket, hop: &hop)
+            try allGather(parts, over: ring, in: gradients, bucket: bucket, hop: &hop)
         case .bf16:
             let (W, r) = (ring.size, ring.rank)
             let mine = parts[r]
@@ -341,16 +370,17 @@ public final class BucketedExchange: @unchecked Sendable {
         }
     }
 
-    /// Ring all-gather in binary32: W − 1 hops pass every rank's part of `gradients` to the others.
-    private func allGather(_ parts: [Range<Int>], over ring: any ExchangeChannel, bucket: Int, hop: inout Int) throws {
+    /// Ring all-gather in binary32: W − 1 hops pass every rank's part of `buffer` to the others.
+    /// `bucket` nil: no fault hook (the weights' all-gather).
+    private func allGather(_ parts: [Range<Int>], over ring: any ExchangeChannel, in buffer: UnsafeMutableBufferPointer<Float>, bucket: Int?, hop: inout Int) throws {
         let (W, r) = (ring.size, ring.rank)
         for s in 0..<(W - 1) {
-            try beforeHop?(bucket, hop)
+            if let bucket { try beforeHop?(bucket, hop) }
             hop += 1
             let out = parts[(r - s + W) % W], into = parts[(r - s - 1 + W) % W]
             try ring.exchange(
-                send: UnsafeBufferPointer(rebasing: gradients[out]), to: (r + 1) % W,
-                receive: UnsafeMutableBufferPointer(rebasing: gradients[into]), from: (r + W - 1) % W)
+                send: UnsafeBufferPointer(rebasing: buffer[out]), to: (r + 1) % W,
+                receive: UnsafeMutableBufferPointer(rebasing: buffer[into]), from: (r + W - 1) % W)
         }
     }
 

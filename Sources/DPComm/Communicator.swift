@@ -96,13 +96,45 @@ public protocol ExchangeChannel: AnyObject {
 
 /// The gradient exchange in two levels, for jobs of H hosts with L ranks each: `local` joins
 /// the L ranks of this host (shared memory; rank = the local rank), `cross` joins the H ranks with
-/// this rank's local rank, one on every host (rank = the host's index).
+/// this rank's local rank, one on every host (ordered by world rank).
 public struct HostChannels {
     public let local: any ExchangeChannel
     public let cross: any ExchangeChannel
-    public init(local: any ExchangeChannel, cross: any ExchangeChannel) {
+    /// `worldRanks[h][l]`: the world rank of local rank l on host h, hosts ordered by their
+    /// lowest world rank (the same table on every rank).
+    public let worldRanks: [[Int]]
+    /// The world rank of each rank of `cross`, in its rank order.
+    public let crossWorldRanks: [Int]
+    public init(local: any ExchangeChannel, cross: any ExchangeChannel, worldRanks: [[Int]], crossWorldRanks: [Int]) {
         self.local = local
         self.cross = cross
+        self.worldRanks = worldRanks
+        self.crossWorldRanks = crossWorldRanks
+    }
+
+    /// The table of `worldRanks` and `crossWorldRanks` from every world rank's (host key, local
+    /// rank), indexed by world rank; the host key is any number the ranks of one host share. Nil
+    /// when the hosts do not all hold `localSize` ranks numbered 0..<localSize.
+    public static func tables(hostKeys: [Int], localRanks: [Int], localSize L: Int, crossLocalRank l: Int) -> (worldRanks: [[Int]], crossWorldRanks: [Int])? {
+        guard hostKeys.count == localRanks.count else { return nil }
+        var byHost: [Int: [Int?]] = [:]
+        for (g, key) in hostKeys.enumerated() {
+            let local = localRanks[g]
+            guard local >= 0, local < L else { return nil }
+            var ranks = byHost[key] ?? Array(repeating: nil, count: L)
+            guard ranks[local] == nil else { return nil }
+            ranks[local] = g
+            byHost[key] = ranks
+        }
+        var table: [[Int]] = []
+        for ranks in byHost.values {
+            let complete = ranks.compactMap { $0 }
+            guard complete.count == L else { return nil }
+            table.append(complete)
+        }
+        table.sort { $0.min()! < $1.min()! }
+        let cross = (0..<hostKeys.count).filter { localRanks[$0] == l }
+        return (table, cross)
     }
 }
 

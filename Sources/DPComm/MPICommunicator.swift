@@ -184,10 +184,22 @@ public final class MPICommunicator: Communicator {
         var crossRank: Int32 = 0, crossSize: Int32 = 0
         try check(MPI_Comm_rank(cross, &crossRank), "MPI_Comm_rank")
         try check(MPI_Comm_size(cross, &crossSize), "MPI_Comm_size")
+        // Who is where, for ZeRO-1's parts: every rank's host (its host's lowest world rank) and local rank.
+        var key = Int32(rank)
+        try check(MPI_Allreduce(cmpi_in_place(), &key, 1, cmpi_int32(), cmpi_op_min(), host), "MPI_Allreduce")
+        var mine: [Int32] = [key, Int32(l)], all = [Int32](repeating: 0, count: 2 * size)
+        try check(MPI_Allgather(&mine, 2, cmpi_int32(), &all, 2, cmpi_int32(), world), "MPI_Allgather")
+        let keys = stride(from: 0, to: all.count, by: 2).map { Int(all[$0]) }
+        let locals = stride(from: 1, to: all.count, by: 2).map { Int(all[$0]) }
+        guard let tables = HostChannels.tables(hostKeys: keys, localRanks: locals, localSize: L, crossLocalRank: l),
+              tables.crossWorldRanks.count == Int(crossSize), tables.crossWorldRanks[Int(crossRank)] == rank else {
+            throw MPIError(call: "makeHostChannels", message: "the hosts' ranks do not form \(size / L) hosts of \(L) ranks numbered alike")
+        }
         let policy = ExchangeWaitPolicy.from { name in getenv(name).map { String(cString: $0) } }
         return HostChannels(
             local: MPIExchangeChannel(comm: host, rank: l, size: L, policy: policy),
-            cross: MPIExchangeChannel(comm: cross, rank: Int(crossRank), size: Int(crossSize), policy: policy))
+            cross: MPIExchangeChannel(comm: cross, rank: Int(crossRank), size: Int(crossSize), policy: policy),
+            worldRanks: tables.worldRanks, crossWorldRanks: tables.crossWorldRanks)
     }
 
     public func abort(code: Int32, message: String) -> Never {
@@ -264,6 +276,13 @@ private func readTextFile(_ path: String) -> String? {
 func monotonicSeconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+}
+
+/// CPU seconds of the calling thread (user and system).
+func threadCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
 }
 

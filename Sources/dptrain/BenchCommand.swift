@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
             measure at start-up, the median split into forward, backward, exposed communication \
             (the time the step waited for the network after backward ended; the whole all-reduce \
             with --bucket-mb 0) and update, how the gradients travelled (--bucket-mb, \
-            --grad-compression) and the exchange thread's busy time, and each rank's peak RSS. --json prints the same as one JSON object.
+            --grad-compression) and the exchange thread's busy and CPU time, and each rank's peak RSS. --json prints the same as one JSON object.
             """)
 
     @OptionGroup(title: "Model") var model: ModelOptions
@@ -92,7 +92,7 @@ struct Bench: ParsableCommand {
             : "\(r.buckets) buckets of up to \(p.bucketMB.formatted()) MiB overlapped with backward"
         let levels = r.hostLevels.map { ", within each host then across \($0[0]) hosts (\($0[1]) ranks each)" } ?? ""
         let wire = p.gradientCompression == .bf16 ? "bf16" : "f32"
-        return "\(buckets)\(levels), \(wire) on the wire; exchange thread busy \(String(format: "%.1f", r.exchangeBusyMilliseconds)) ms"
+        return "\(buckets)\(levels), \(wire) on the wire; exchange thread busy \(String(format: "%.1f", r.exchangeBusyMilliseconds)) ms, of which CPU \(String(format: "%.1f", r.exchangeCPUMilliseconds)) ms"
     }
 
     static func table(_ r: BenchmarkResult, model c: ModelConfig) -> String {

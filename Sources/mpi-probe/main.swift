@@ -217,9 +217,35 @@ func referenceBF16(_ x: Float) -> Float {
     return bf16 ? referenceBF16(partial) : partial
 }
 
+/// ZeRO-1 in two levels over `hosts` pseudo-hosts of L consecutive ranks (DPTRAIN_TEST_HOSTS):
+/// the owner g = (host h, local rank l)'s element i is, on every host, summed within the host in
+/// binary32 from local rank l + 1 on, and those host sums across the hosts from host h + 1 on, in
+/// ring order (rounded to bfloat16 before each cross-host hop and once at the end with bf16).
+@MainActor func twoLevelExpected(_ i: Int, owner g: Int, hosts H: Int, bf16: Bool) -> Float {
+    let L = size / H, (h, l) = (g / L, g % L)
+    func hostSum(_ host: Int) -> Float {
+        var partial = probeValue(rank: host * L + (l + 1) % L, index: i)
+        for j in stride(from: 2, through: L, by: 1) { partial = partial + probeValue(rank: host * L + (l + j) % L, index: i) }
+        return partial
+    }
+    var partial = hostSum((h + 1) % H)
+    for j in stride(from: 2, through: H, by: 1) { partial = (bf16 ? referenceBF16(partial) : partial) + hostSum((h + j) % H) }
+    return bf16 ? referenceBF16(partial) : partial
+}
+
+/// The exchange in two levels over DPTRAIN_TEST_HOSTS=2 pseudo-hosts (needs 4 or more ranks).
+@MainActor func pseudoHosts() throws -> HostChannels? {
+    setenv("DPTRAIN_TEST_HOSTS", "2", 1)
+    defer { unsetenv("DPTRAIN_TEST_HOSTS") }
+    return try comm.makeHostChannels(enabled: true)
+}
+
 /// Runs one bucketed step over `count` gradients, reporting readiness the way backward does
-/// (every 300 elements from the end), and checks every element against `ringExpected`.
-@MainActor func bucketCheck(count: Int, bucketElements: Int, compression: GradientCompression, counts: [Int]?) throws -> String? {
+/// (every 300 elements from the end), and checks every element against `ringExpected` (or
+/// `twoLevelExpected` with two pseudo-hosts).
+@MainActor func bucketCheck(count: Int, bucketElements: Int, compression: GradientCompression, counts: [Int]?, twoLevels: Bool = false) throws -> String? {
+    let hosts = twoLevels ? try pseudoHosts() : nil
+    if twoLevels && hosts == nil { return "no two-level channels for \(size) ranks" }
     var gradients = (0..<count).map { probeValue(rank: rank, index: $0) }
     var shard = [Float](repeating: .nan, count: counts?[rank] ?? 0)
     let shardStart = counts.map { $0[..<rank].reduce(0, +) } ?? 0
@@ -228,7 +254,7 @@ func referenceBF16(_ x: Float) -> Float {
         try shard.withUnsafeMutableBufferPointer { shardBuffer in
             let exchange = try BucketedExchange(
                 channel: try comm.makeExchangeChannel(), gradients: buffer, bucketElements: bucketElements,
-                compression: compression, shardCounts: counts, shard: counts == nil ? nil : shardBuffer)
+                compression: compression, shardCounts: counts, shard: counts == nil ? nil : shardBuffer, hosts: hosts)
             guard exchange.buckets == buckets else { return "buckets \(exchange.buckets)" }
             for step in 0..<2 {  // twice: the exchange is reused step after step
                 if step == 1 { for i in 0..<count { buffer[i] = probeValue(rank: rank, index: i) } }
@@ -240,7 +266,8 @@ func referenceBF16(_ x: Float) -> Float {
             let checked = counts == nil ? 0..<count : shardStart..<(shardStart + counts![rank])
             for i in checked {
                 let bucket = buckets.first { $0.contains(i) }!
-                let expected = ringExpected(i, owner: chunkOwner(i, bucket: bucket, counts: counts), bf16: compression == .bf16)
+                let owner = chunkOwner(i, bucket: bucket, counts: counts), bf16 = compression == .bf16
+                let expected = twoLevels ? twoLevelExpected(i, owner: owner, hosts: 2, bf16: bf16) : ringExpected(i, owner: owner, bf16: bf16)
                 let got = counts == nil ? buffer[i] : shardBuffer[i - shardStart]
                 if got.bitPattern != expected.bitPattern { return "element \(i) is \(got), expected \(expected)" }
             }
@@ -262,7 +289,17 @@ report("bucketed-one-bucket") { try bucketCheck(count: 5_001, bucketElements: 0,
 report("bucketed-tiny-buckets") { try bucketCheck(count: 1_001, bucketElements: 3, compression: .none, counts: nil) }
 report("bucketed-shards-f32") { try bucketCheck(count: 10_007, bucketElements: 2_500, compression: .none, counts: probeShards(count: 10_007)) }
 report("bucketed-shards-bf16") { try bucketCheck(count: 10_007, bucketElements: 1_000, compression: .bf16, counts: probeShards(count: 10_007)) }
-report("bucketed-allgather") {
+if size >= 4 && size % 2 == 0 {
+    report("bucketed-two-levels-shards-f32") {
+        try bucketCheck(count: 10_007, bucketElements: 2_500, compression: .none, counts: probeShards(count: 10_007), twoLevels: true)
+    }
+    report("bucketed-two-levels-shards-bf16") {
+        try bucketCheck(count: 10_007, bucketElements: 1_000, compression: .bf16, counts: probeShards(count: 10_007), twoLevels: true)
+    }
+}
+@MainActor func allGatherCheck(twoLevels: Bool) throws -> String? {
+    let hosts = twoLevels ? try pseudoHosts() : nil
+    if twoLevels && hosts == nil { return "no two-level channels for \(size) ranks" }
     let count = 10_007, counts = probeShards(count: count)
     let start = counts[..<rank].reduce(0, +)
     var weights = [Float](repeating: -1, count: count)
@@ -272,12 +309,16 @@ report("bucketed-allgather") {
         try shard.withUnsafeMutableBufferPointer { s in
             let exchange = try BucketedExchange(
                 channel: try comm.makeExchangeChannel(), gradients: g, bucketElements: 999, compression: .bf16,
-                shardCounts: counts, shard: s)
+                shardCounts: counts, shard: s, hosts: hosts)
             try weights.withUnsafeMutableBufferPointer { try exchange.allGather($0) }
         }
     }
     let wrong = (0..<count).first { weights[$0] != Float($0) + 0.25 }
     return wrong.map { "weight \($0) is \(weights[$0])" }
+}
+report("bucketed-allgather") { try allGatherCheck(twoLevels: false) }
+if size >= 4 && size % 2 == 0 {
+    report("bucketed-two-levels-allgather") { try allGatherCheck(twoLevels: true) }
 }
 report("bucketed-after-collectives") {
     // The world communicator still works after the exchange's duplicate was used.

@@ -12,6 +12,10 @@ import Testing
         "bucketed-f32", "bucketed-bf16", "bucketed-one-bucket", "bucketed-tiny-buckets",
         "bucketed-shards-f32", "bucketed-shards-bf16", "bucketed-allgather", "bucketed-after-collectives",
     ]
+    /// With 4 ranks as two pseudo-hosts of 2 (DPTRAIN_TEST_HOSTS=2): ZeRO-1's exchange in two
+    /// levels, bit-equal to its summation order (within each host, then across) written out in
+    /// the probe, and the weights' all-gather the other way.
+    static let twoLevelChecks = ["bucketed-two-levels-shards-f32", "bucketed-two-levels-shards-bf16", "bucketed-two-levels-allgather"]
 
     @Test(arguments: [2, 4])
     func everyCheckPassesOnEveryRank(ranks: Int) throws {
@@ -21,7 +25,7 @@ import Testing
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let lines = Set(result.lines)
         for rank in 0..<ranks {
-            for check in Self.checks {
+            for check in Self.checks + (ranks == 4 ? Self.twoLevelChecks : []) {
                 #expect(lines.contains("rank \(rank)/\(ranks) \(check) ok"), "rank \(rank) \(check): \(result.stdout)")
             }
             #expect(lines.contains("rank \(rank)/\(ranks) done failures=0"))

@@ -36,6 +36,8 @@ public struct BenchmarkResult: Sendable, Encodable {
     public var updateMilliseconds: Double
     /// Median milliseconds the exchange thread spent on a step's buckets, hidden or not.
     public var exchangeBusyMilliseconds: Double
+    /// Median milliseconds of CPU the exchange thread used on a step (`ExchangeTimes.cpu`).
+    public var exchangeCPUMilliseconds: Double = 0
     /// The buckets of the exchange (0: MPI's all-reduce after backward).
     public var buckets: Int = 0
     /// The exchange in two levels: [hosts, ranks per host]; nil: one flat ring (or none).
@@ -53,6 +55,7 @@ public struct BenchmarkResult: Sendable, Encodable {
         case forwardMilliseconds = "forward_ms", backwardMilliseconds = "backward_ms"
         case allReduceMilliseconds = "allreduce_ms", updateMilliseconds = "update_ms"
         case exposedMilliseconds = "exposed_comm_ms", exchangeBusyMilliseconds = "comm_busy_ms"
+        case exchangeCPUMilliseconds = "comm_cpu_ms"
         case bucketMB = "bucket_mb", compression = "grad_compression"
         case peakRSSMB = "peak_rss_mb", lastLoss = "loss", buckets, hostLevels = "host_levels"
     }
@@ -80,6 +83,7 @@ public struct BenchmarkResult: Sendable, Encodable {
         try c.encode(updateMilliseconds, forKey: .updateMilliseconds)
         try c.encode(allReduceMilliseconds, forKey: .exposedMilliseconds)
         try c.encode(exchangeBusyMilliseconds, forKey: .exchangeBusyMilliseconds)
+        try c.encode(exchangeCPUMilliseconds, forKey: .exchangeCPUMilliseconds)
         try c.encode(communication.bucketMB, forKey: .bucketMB)
         try c.encode(communication.gradientCompression.rawValue, forKey: .compression)
         try c.encode(buckets, forKey: .buckets)
@@ -111,7 +115,7 @@ extension Trainer {
         for _ in 0..<warmup { _ = try trainStep() }
         try comm.barrier()
         var milliseconds: [Double] = [], forward: [Double] = [], backward: [Double] = []
-        var allReduce: [Double] = [], update: [Double] = [], busy: [Double] = []
+        var allReduce: [Double] = [], update: [Double] = [], busy: [Double] = [], cpu: [Double] = []
         var loss = 0.0
         for _ in 0..<steps {
             let start = now()
@@ -122,6 +126,7 @@ extension Trainer {
             allReduce.append(result.phases.allReduce * 1000)
             update.append(result.phases.update * 1000)
             busy.append(result.phases.exchangeBusy * 1000)
+            cpu.append(result.phases.exchangeCPU * 1000)
             loss = result.loss
         }
         let rss = try comm.allGather(string: String(peakResidentMB())).map { Double($0) ?? 0 }
@@ -137,7 +142,7 @@ extension Trainer {
             communication: runConfig.parallel,
             forwardMilliseconds: median(forward), backwardMilliseconds: median(backward),
             allReduceMilliseconds: median(allReduce), updateMilliseconds: median(update),
-            exchangeBusyMilliseconds: median(busy), buckets: exchange?.buckets.count ?? 0,
+            exchangeBusyMilliseconds: median(busy), exchangeCPUMilliseconds: median(cpu), buckets: exchange?.buckets.count ?? 0,
             hostLevels: exchange?.hosts.map { [$0.cross.size, $0.local.size] },
             peakRSSMB: rss, lastLoss: loss)
     }

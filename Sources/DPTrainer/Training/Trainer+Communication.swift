@@ -18,10 +18,11 @@ extension Trainer {
             return nil
         }
         // Several hosts with several ranks each: reduce within each host first, so that the link
-        // carries 2(H − 1)/H of the gradients instead of the flat ring's 2(W − 1)/W. ZeRO-1 stays
-        // flat: its reduce-scatter already sends only (W − 1)/W. DPTRAIN_HOST_LEVELS=0 (on every
-        // rank, or on any: the ranks agree) keeps one flat ring, for measuring.
-        let twoLevels = shardCounts == nil && ProcessInfo.processInfo.environment["DPTRAIN_HOST_LEVELS"] != "0"
+        // carries 2(H − 1)/H of the gradients instead of the flat ring's 2(W − 1)/W (ZeRO-1: its
+        // reduce-scatter and the weights' all-gather (H − 1)/H each instead of (W − 1)/W).
+        // DPTRAIN_HOST_LEVELS=0 (on every rank, or on any: the ranks agree) keeps one flat ring,
+        // for measuring.
+        let twoLevels = ProcessInfo.processInfo.environment["DPTRAIN_HOST_LEVELS"] != "0"
         let hosts = try comm.makeHostChannels(enabled: twoLevels)
         let exchange = try BucketedExchange(
             channel: try comm.makeExchangeChannel(), gradients: gradients, bucketElements: communication.bucketElements,

@@ -214,6 +214,7 @@ public final class Trainer {
             let times = try watched("gradient exchange (bucketed ring)", step: step + 1) { try exchange.finish() }
             phases.allReduce = times.exposed
             phases.exchangeBusy = times.busy
+            phases.exchangeCPU = times.cpu
         } else if config.debug { try checkLocalFinite(loss: localLoss) }
 
         return try finishStep(localLoss: localLoss, phases: phases)

@@ -98,5 +98,7 @@ public struct PhaseTimes: Sendable {
     public var update = 0.0
     /// Time the exchange thread spent on the step's buckets, hidden or not (0 without buckets).
     public var exchangeBusy = 0.0
+    /// The exchange thread's CPU time in that time (`ExchangeTimes.cpu`).
+    public var exchangeCPU = 0.0
     public init() {}
 }
