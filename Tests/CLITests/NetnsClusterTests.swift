@@ -208,6 +208,15 @@ import Testing
         let (bytesLevels, bytesFlat) = (vethBytes(of: levels) ?? 0, vethBytes(of: flat) ?? 0)
         #expect(bytesLevels > 0 && Double(bytesLevels) < 0.85 * Double(bytesFlat),
                 "bytes into dpt-b: \(bytesLevels) with two levels, \(bytesFlat) with the flat ring")
+
+        // ZeRO-1: its reduce-scatter and weight all-gather (H − 1)/H each way instead of (W − 1)/W.
+        let zeroLevels = try runScript(bench + ["--zero", "1"], timeout: 180)
+        let zeroFlat = try runScript(bench + ["--zero", "1"], environment: ["DPTRAIN_HOST_LEVELS": "0"], timeout: 180)
+        try #require(zeroLevels.status == 0 && zeroFlat.status == 0, "\(zeroLevels.stderr)\(zeroFlat.stderr)")
+        #expect(try json(zeroLevels)["host_levels"] as? [Int] == [2, 2], "\(zeroLevels.stdout)")
+        let (zeroBytesLevels, zeroBytesFlat) = (vethBytes(of: zeroLevels) ?? 0, vethBytes(of: zeroFlat) ?? 0)
+        #expect(zeroBytesLevels > 0 && Double(zeroBytesLevels) < 0.85 * Double(zeroBytesFlat),
+                "bytes into dpt-b with ZeRO-1: \(zeroBytesLevels) with two levels, \(zeroBytesFlat) with the flat ring")
     }
 
     /// Issue 15 item 1: the veth link goes down after the first checkpoint (a dead switch port).
