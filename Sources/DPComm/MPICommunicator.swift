@@ -162,10 +162,15 @@ public final class MPICommunicator: Communicator {
 
     public func makeHostChannels(enabled: Bool) throws -> HostChannels? {
         // The hosts as MPI sees them (shared memory), or for tests on one machine
-        // DPTRAIN_TEST_HOSTS=H: H "hosts" of W/H consecutive ranks each.
-        var (L, l, pseudo) = (localSize, localRank, false)
-        if let text = getenv("DPTRAIN_TEST_HOSTS"), let H = Int(String(cString: text)), H > 1, size % H == 0 {
-            (L, l, pseudo) = (size / H, rank % (size / H), true)
+        // DPTRAIN_TEST_HOSTS=H: H "hosts" of W/H consecutive ranks each (as mpirun places ranks
+        // by slot), or H:cyclic: rank r on host r mod H (as mpirun --map-by node places them).
+        var (L, l, pseudoHost) = (localSize, localRank, Int?.none)
+        if let text = getenv("DPTRAIN_TEST_HOSTS").map({ String(cString: $0) }) {
+            let cyclic = text.hasSuffix(":cyclic")
+            if let H = Int(cyclic ? String(text.dropLast(":cyclic".count)) : text), H > 1, size % H == 0 {
+                L = size / H
+                (l, pseudoHost) = cyclic ? (rank / H, rank % H) : (rank % L, rank / L)
+            }
         }
         // max of (L, −L, −enabled): every host has the same L exactly when max L = min L.
         var agreed: [Int32] = [Int32(L), -Int32(L), enabled ? -1 : 0]
@@ -173,10 +178,10 @@ public final class MPICommunicator: Communicator {
         guard agreed[0] == -agreed[1], agreed[2] == -1, L > 1, size > L else { return nil }
         var cross: MPI_Comm? = cmpi_comm_null(), host: MPI_Comm? = cmpi_comm_null()
         try check(MPI_Comm_split(world, Int32(l), Int32(rank), &cross), "MPI_Comm_split")
-        if !pseudo {
-            try check(MPI_Comm_dup(local, &host), "MPI_Comm_dup")
+        if let pseudoHost {
+            try check(MPI_Comm_split(world, Int32(pseudoHost), Int32(rank), &host), "MPI_Comm_split")
         } else {
-            try check(MPI_Comm_split(world, Int32(rank / L), Int32(rank), &host), "MPI_Comm_split")
+            try check(MPI_Comm_dup(local, &host), "MPI_Comm_dup")
         }
         guard let cross, let host else { throw MPIError(call: "MPI_Comm_split", message: "returned no communicator") }
         try check(MPI_Comm_set_errhandler(cross, cmpi_errors_return()), "MPI_Comm_set_errhandler")

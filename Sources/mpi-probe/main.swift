@@ -217,15 +217,17 @@ func referenceBF16(_ x: Float) -> Float {
     return bf16 ? referenceBF16(partial) : partial
 }
 
-/// ZeRO-1 in two levels over `hosts` pseudo-hosts of L consecutive ranks (DPTRAIN_TEST_HOSTS):
-/// the owner g = (host h, local rank l)'s element i is, on every host, summed within the host in
-/// binary32 from local rank l + 1 on, and those host sums across the hosts from host h + 1 on, in
-/// ring order (rounded to bfloat16 before each cross-host hop and once at the end with bf16).
-@MainActor func twoLevelExpected(_ i: Int, owner g: Int, hosts H: Int, bf16: Bool) -> Float {
-    let L = size / H, (h, l) = (g / L, g % L)
+/// ZeRO-1 in two levels over `hosts` pseudo-hosts (DPTRAIN_TEST_HOSTS) of L consecutive ranks,
+/// or with `cyclic` rank r on host r mod H: the owner g = (host h, local rank l)'s element i is,
+/// on every host, summed within the host in binary32 from local rank l + 1 on, and those host
+/// sums across the hosts from host h + 1 on, in ring order (rounded to bfloat16 before each
+/// cross-host hop and once at the end with bf16).
+@MainActor func twoLevelExpected(_ i: Int, owner g: Int, hosts H: Int, cyclic: Bool, bf16: Bool) -> Float {
+    let L = size / H, (h, l) = cyclic ? (g % H, g / H) : (g / L, g % L)
+    func worldRank(host: Int, local: Int) -> Int { cyclic ? local * H + host : host * L + local }
     func hostSum(_ host: Int) -> Float {
-        var partial = probeValue(rank: host * L + (l + 1) % L, index: i)
-        for j in stride(from: 2, through: L, by: 1) { partial = partial + probeValue(rank: host * L + (l + j) % L, index: i) }
+        var partial = probeValue(rank: worldRank(host: host, local: (l + 1) % L), index: i)
+        for j in stride(from: 2, through: L, by: 1) { partial = partial + probeValue(rank: worldRank(host: host, local: (l + j) % L), index: i) }
         return partial
     }
     var partial = hostSum((h + 1) % H)
@@ -233,9 +235,10 @@ func referenceBF16(_ x: Float) -> Float {
     return bf16 ? referenceBF16(partial) : partial
 }
 
-/// The exchange in two levels over DPTRAIN_TEST_HOSTS=2 pseudo-hosts (needs 4 or more ranks).
-@MainActor func pseudoHosts() throws -> HostChannels? {
-    setenv("DPTRAIN_TEST_HOSTS", "2", 1)
+/// The exchange in two levels over DPTRAIN_TEST_HOSTS=2 (or 2:cyclic) pseudo-hosts (needs 4 or
+/// more ranks).
+@MainActor func pseudoHosts(cyclic: Bool) throws -> HostChannels? {
+    setenv("DPTRAIN_TEST_HOSTS", cyclic ? "2:cyclic" : "2", 1)
     defer { unsetenv("DPTRAIN_TEST_HOSTS") }
     return try comm.makeHostChannels(enabled: true)
 }
@@ -243,8 +246,10 @@ func referenceBF16(_ x: Float) -> Float {
 /// Runs one bucketed step over `count` gradients, reporting readiness the way backward does
 /// (every 300 elements from the end), and checks every element against `ringExpected` (or
 /// `twoLevelExpected` with two pseudo-hosts).
-@MainActor func bucketCheck(count: Int, bucketElements: Int, compression: GradientCompression, counts: [Int]?, twoLevels: Bool = false) throws -> String? {
-    let hosts = twoLevels ? try pseudoHosts() : nil
+@MainActor func bucketCheck(
+    count: Int, bucketElements: Int, compression: GradientCompression, counts: [Int]?, twoLevels: Bool = false, cyclic: Bool = false
+) throws -> String? {
+    let hosts = twoLevels ? try pseudoHosts(cyclic: cyclic) : nil
     if twoLevels && hosts == nil { return "no two-level channels for \(size) ranks" }
     var gradients = (0..<count).map { probeValue(rank: rank, index: $0) }
     var shard = [Float](repeating: .nan, count: counts?[rank] ?? 0)
@@ -267,7 +272,7 @@ func referenceBF16(_ x: Float) -> Float {
             for i in checked {
                 let bucket = buckets.first { $0.contains(i) }!
                 let owner = chunkOwner(i, bucket: bucket, counts: counts), bf16 = compression == .bf16
-                let expected = twoLevels ? twoLevelExpected(i, owner: owner, hosts: 2, bf16: bf16) : ringExpected(i, owner: owner, bf16: bf16)
+                let expected = twoLevels ? twoLevelExpected(i, owner: owner, hosts: 2, cyclic: cyclic, bf16: bf16) : ringExpected(i, owner: owner, bf16: bf16)
                 let got = counts == nil ? buffer[i] : shardBuffer[i - shardStart]
                 if got.bitPattern != expected.bitPattern { return "element \(i) is \(got), expected \(expected)" }
             }
@@ -296,9 +301,12 @@ if size >= 4 && size % 2 == 0 {
     report("bucketed-two-levels-shards-bf16") {
         try bucketCheck(count: 10_007, bucketElements: 1_000, compression: .bf16, counts: probeShards(count: 10_007), twoLevels: true)
     }
+    report("bucketed-two-levels-cyclic-shards-f32") {
+        try bucketCheck(count: 10_007, bucketElements: 2_500, compression: .none, counts: probeShards(count: 10_007), twoLevels: true, cyclic: true)
+    }
 }
-@MainActor func allGatherCheck(twoLevels: Bool) throws -> String? {
-    let hosts = twoLevels ? try pseudoHosts() : nil
+@MainActor func allGatherCheck(twoLevels: Bool, cyclic: Bool = false) throws -> String? {
+    let hosts = twoLevels ? try pseudoHosts(cyclic: cyclic) : nil
     if twoLevels && hosts == nil { return "no two-level channels for \(size) ranks" }
     let count = 10_007, counts = probeShards(count: count)
     let start = counts[..<rank].reduce(0, +)
@@ -319,6 +327,7 @@ if size >= 4 && size % 2 == 0 {
 report("bucketed-allgather") { try allGatherCheck(twoLevels: false) }
 if size >= 4 && size % 2 == 0 {
     report("bucketed-two-levels-allgather") { try allGatherCheck(twoLevels: true) }
+    report("bucketed-two-levels-cyclic-allgather") { try allGatherCheck(twoLevels: true, cyclic: true) }
 }
 report("bucketed-after-collectives") {
     // The world communicator still works after the exchange's duplicate was used.

@@ -12,10 +12,14 @@ import Testing
         "bucketed-f32", "bucketed-bf16", "bucketed-one-bucket", "bucketed-tiny-buckets",
         "bucketed-shards-f32", "bucketed-shards-bf16", "bucketed-allgather", "bucketed-after-collectives",
     ]
-    /// With 4 ranks as two pseudo-hosts of 2 (DPTRAIN_TEST_HOSTS=2): ZeRO-1's exchange in two
-    /// levels, bit-equal to its summation order (within each host, then across) written out in
-    /// the probe, and the weights' all-gather the other way.
-    static let twoLevelChecks = ["bucketed-two-levels-shards-f32", "bucketed-two-levels-shards-bf16", "bucketed-two-levels-allgather"]
+    /// With 4 ranks as two pseudo-hosts of 2 (DPTRAIN_TEST_HOSTS=2: ranks 0, 1 and 2, 3; cyclic:
+    /// 0, 2 and 1, 3, as `mpirun --map-by node` places them): ZeRO-1's exchange in two levels,
+    /// bit-equal to its summation order (within each host, then across) written out in the
+    /// probe, and the weights' all-gather the other way.
+    static let twoLevelChecks = [
+        "bucketed-two-levels-shards-f32", "bucketed-two-levels-shards-bf16", "bucketed-two-levels-allgather",
+        "bucketed-two-levels-cyclic-shards-f32", "bucketed-two-levels-cyclic-allgather",
+    ]
 
     @Test(arguments: [2, 4])
     func everyCheckPassesOnEveryRank(ranks: Int) throws {
