@@ -277,19 +277,18 @@ private func readTextFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Seconds of the monotonic clock.
-func monotonicSeconds() -> Double {
+/// Seconds of `clock`.
+private func clockSeconds(_ clock: clockid_t) -> Double {
     var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
+    clock_gettime(clock, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
 }
 
+/// Seconds of the monotonic clock.
+func monotonicSeconds() -> Double { clockSeconds(CLOCK_MONOTONIC) }
+
 /// CPU seconds of the calling thread (user and system).
-func threadCPUSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
-}
+func threadCPUSeconds() -> Double { clockSeconds(CLOCK_THREAD_CPUTIME_ID) }
 
 /// A non-blocking MPI operation.
 final class MPIRequest: CommRequest {
